@@ -1,0 +1,19 @@
+//! The filters every adapter serves, selected by name: one place to add a filter.
+
+use std::sync::Arc;
+
+use ai_gateway_core::{ConfigError, FilterFactory};
+
+/// Names of the built-in filters.
+pub const FILTER_NAMES: &[&str] = &["a2a"];
+
+/// Builds the factory for the named filter from its JSON configuration.
+pub fn build(name: &str, config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
+    match name {
+        "a2a" => ai_gateway_a2a::factory(config),
+        other => Err(ConfigError::UnknownFilter(
+            other.to_string(),
+            FILTER_NAMES.join(", "),
+        )),
+    }
+}

@@ -1,0 +1,223 @@
+//! An in-memory [`Host`] for unit tests: records everything a filter does.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::host::{
+    CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
+};
+use crate::metrics::MetricId;
+
+/// A local reply the filter sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub details: String,
+}
+
+/// Everything a filter can observe and change, held in plain fields tests inspect.
+#[derive(Debug)]
+pub struct FakeHost {
+    pub capabilities: Capabilities,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub request_body: Vec<u8>,
+    pub response_body: Vec<u8>,
+    pub local_reply: Option<LocalReply>,
+    pub resumed: Vec<Direction>,
+    pub route_cache_cleared: usize,
+    pub callouts: Vec<CalloutRequest>,
+    /// Dynamic metadata the filter may read, by (namespace, key).
+    pub metadata_in: BTreeMap<(String, String), String>,
+    /// Metadata the filter wrote, by (namespace, key).
+    pub metadata_out: BTreeMap<(String, String), String>,
+    /// Counter totals by (metric, tag values).
+    pub counters: BTreeMap<(usize, Vec<String>), u64>,
+    /// Gauge values by (metric, tag values).
+    pub gauges: BTreeMap<(usize, Vec<String>), i64>,
+    /// Histogram samples by (metric, tag values).
+    pub histograms: BTreeMap<(usize, Vec<String>), Vec<u64>>,
+    pub monotonic_nanos: u64,
+    pub unix_seconds: u64,
+    pub logs: RefCell<Vec<(LogLevel, String)>>,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        FakeHost {
+            capabilities: Capabilities {
+                metadata_sink: MetadataSink::DynamicMetadata,
+                streaming_callouts: true,
+            },
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+            request_body: Vec::new(),
+            response_body: Vec::new(),
+            local_reply: None,
+            resumed: Vec::new(),
+            route_cache_cleared: 0,
+            callouts: Vec::new(),
+            metadata_in: BTreeMap::new(),
+            metadata_out: BTreeMap::new(),
+            counters: BTreeMap::new(),
+            gauges: BTreeMap::new(),
+            histograms: BTreeMap::new(),
+            monotonic_nanos: 0,
+            unix_seconds: 1_700_000_000,
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+fn tag_key(metric: MetricId, tags: &[&str]) -> (usize, Vec<String>) {
+    (metric.0, tags.iter().map(|t| t.to_string()).collect())
+}
+
+impl FakeHost {
+    /// A host whose request carries these headers.
+    pub fn with_request_headers(headers: &[(&str, &str)]) -> Self {
+        FakeHost {
+            request_headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..FakeHost::default()
+        }
+    }
+
+    /// The counter total for a metric and tag values (0 when never touched).
+    pub fn counter(&self, metric: MetricId, tags: &[&str]) -> u64 {
+        self.counters.get(&tag_key(metric, tags)).copied().unwrap_or(0)
+    }
+
+    /// Whether any log line at `level` contains `needle`.
+    pub fn logged(&self, level: LogLevel, needle: &str) -> bool {
+        self.logs
+            .borrow()
+            .iter()
+            .any(|(l, m)| *l == level && m.contains(needle))
+    }
+
+    fn header_list(&self, dir: Direction) -> &Vec<(String, String)> {
+        match dir {
+            Direction::Request => &self.request_headers,
+            Direction::Response => &self.response_headers,
+        }
+    }
+
+    fn header_list_mut(&mut self, dir: Direction) -> &mut Vec<(String, String)> {
+        match dir {
+            Direction::Request => &mut self.request_headers,
+            Direction::Response => &mut self.response_headers,
+        }
+    }
+}
+
+impl Host for FakeHost {
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    fn header(&self, dir: Direction, name: &str) -> Option<String> {
+        self.header_list(dir)
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    fn headers(&self, dir: Direction) -> Vec<(String, String)> {
+        self.header_list(dir).clone()
+    }
+
+    fn set_header(&mut self, dir: Direction, name: &str, value: &str) {
+        self.remove_header(dir, name);
+        self.header_list_mut(dir)
+            .push((name.to_ascii_lowercase(), value.to_string()));
+    }
+
+    fn remove_header(&mut self, dir: Direction, name: &str) {
+        self.header_list_mut(dir)
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+    }
+
+    fn body(&self, dir: Direction) -> Vec<u8> {
+        match dir {
+            Direction::Request => self.request_body.clone(),
+            Direction::Response => self.response_body.clone(),
+        }
+    }
+
+    fn set_body(&mut self, dir: Direction, data: &[u8]) -> Result<(), HostError> {
+        match dir {
+            Direction::Request => self.request_body = data.to_vec(),
+            Direction::Response => self.response_body = data.to_vec(),
+        }
+        Ok(())
+    }
+
+    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], details: &str) {
+        self.local_reply = Some(LocalReply {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+            details: details.to_string(),
+        });
+    }
+
+    fn resume(&mut self, dir: Direction) {
+        self.resumed.push(dir);
+    }
+
+    fn clear_route_cache(&mut self) {
+        self.route_cache_cleared += 1;
+    }
+
+    fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
+        self.callouts.push(request);
+        Ok(CalloutId(self.callouts.len() as u64))
+    }
+
+    fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
+        self.metadata_in
+            .get(&(namespace.to_string(), key.to_string()))
+            .cloned()
+    }
+
+    fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {
+        self.metadata_out
+            .insert((namespace.to_string(), key.to_string()), value.to_string());
+    }
+
+    fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
+        *self.counters.entry(tag_key(metric, tags)).or_default() += delta;
+    }
+
+    fn gauge_add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
+        *self.gauges.entry(tag_key(metric, tags)).or_default() += delta;
+    }
+
+    fn histogram_record(&mut self, metric: MetricId, tags: &[&str], value: u64) {
+        self.histograms
+            .entry(tag_key(metric, tags))
+            .or_default()
+            .push(value);
+    }
+
+    fn monotonic_nanos(&self) -> u64 {
+        self.monotonic_nanos
+    }
+
+    fn unix_seconds(&self) -> u64 {
+        self.unix_seconds
+    }
+
+    fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
+        self.logs.borrow_mut().push((level, message.to_string()));
+    }
+}

@@ -1,0 +1,152 @@
+//! What a filter may ask of the proxy hosting it. The adapters implement this trait over
+//! proxy-wasm and over Envoy's dynamic-module ABI; [`crate::fake_host`] implements it in memory.
+
+use std::fmt;
+
+/// Which half of the exchange a header/body call addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Downstream client → upstream.
+    Request,
+    /// Upstream → downstream client.
+    Response,
+}
+
+/// Where [`Host::set_metadata`] lands in this flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataSink {
+    /// Envoy dynamic metadata `<namespace>/<key>` (dynamic module): readable by rate limiting,
+    /// access logs (`%DYNAMIC_METADATA(ns:key)%`) and later filters.
+    DynamicMetadata,
+    /// Filter state `wasm.<namespace>.<key>` (proxy-wasm cannot write dynamic metadata):
+    /// readable by access logs as `%FILTER_STATE(wasm.<namespace>.<key>:PLAIN)%`.
+    FilterState,
+}
+
+/// What the hosting flavour can do; filters that need more degrade explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Where written metadata goes.
+    pub metadata_sink: MetadataSink,
+    /// Whether HTTP callouts can stream (dynamic module) or only deliver whole responses (Wasm).
+    pub streaming_callouts: bool,
+}
+
+/// Log severity, mapped onto Envoy's levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Identifies one outstanding HTTP callout of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CalloutId(pub u64);
+
+/// An HTTP request sent by the filter to an Envoy cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalloutRequest {
+    /// Envoy cluster name.
+    pub cluster: String,
+    /// Headers, including the pseudo-headers `:method`, `:path`, `:authority`.
+    pub headers: Vec<(String, String)>,
+    /// Request body, empty for none.
+    pub body: Vec<u8>,
+    /// Overall timeout.
+    pub timeout_ms: u64,
+}
+
+/// A callout's whole response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalloutResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+}
+
+/// Why a callout produced no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalloutFailure {
+    /// The cluster could not be reached or reset the stream.
+    #[error("upstream reset or unreachable")]
+    Reset,
+    /// The callout's timeout fired.
+    #[error("timed out")]
+    Timeout,
+    /// The response was larger than the host's buffer limit.
+    #[error("response exceeded the buffer limit")]
+    TooLarge,
+}
+
+/// Outcome of a callout.
+pub type CalloutResult = Result<CalloutResponse, CalloutFailure>;
+
+/// A host call that could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The call is not possible in the current phase (e.g. body access after the stream ended).
+    #[error("not available in this phase: {0}")]
+    NotAvailable(&'static str),
+    /// The named cluster does not exist or the callout was refused.
+    #[error("callout refused: {0}")]
+    CalloutRefused(String),
+}
+
+/// The proxy as seen by one HTTP stream. Header names are lower-case; pseudo-headers
+/// (`:method`, `:path`, `:authority`, `:scheme`, `:status`) are ordinary entries.
+pub trait Host {
+    /// What this flavour supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The first value of a header, if present.
+    fn header(&self, dir: Direction, name: &str) -> Option<String>;
+    /// Every header, in order, repeated names included.
+    fn headers(&self, dir: Direction) -> Vec<(String, String)>;
+    /// Replaces all values of a header with one value.
+    fn set_header(&mut self, dir: Direction, name: &str, value: &str);
+    /// Removes every value of a header.
+    fn remove_header(&mut self, dir: Direction, name: &str);
+
+    /// Every body byte the filter may currently see: what was buffered by earlier
+    /// [`crate::Action::Pause`] returns plus the current chunk.
+    fn body(&self, dir: Direction) -> Vec<u8>;
+    /// Replaces the bytes [`Host::body`] returned.
+    fn set_body(&mut self, dir: Direction, data: &[u8]) -> Result<(), HostError>;
+
+    /// Answers the request locally; the filter then returns [`crate::Action::Pause`].
+    /// `details` is recorded as the response-code details (`%RESPONSE_CODE_DETAILS%`).
+    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], details: &str);
+    /// Resumes a direction that a callback paused (after a callout, typically).
+    fn resume(&mut self, dir: Direction);
+    /// Makes Envoy re-evaluate the route after a header change.
+    fn clear_route_cache(&mut self);
+
+    /// Starts an HTTP callout; the result arrives in [`crate::HttpFilter::on_callout_done`].
+    fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError>;
+
+    /// A string value of Envoy dynamic metadata `namespace/key`, if set.
+    fn metadata(&self, namespace: &str, key: &str) -> Option<String>;
+    /// Records a string for later filters, access logs and rate limiting; see [`MetadataSink`].
+    fn set_metadata(&mut self, namespace: &str, key: &str, value: &str);
+
+    /// Adds to a counter. `tags` are the values of the metric's tag keys, in order.
+    fn counter_add(&mut self, metric: crate::MetricId, tags: &[&str], delta: u64);
+    /// Adds to (or, with a negative delta, subtracts from) a gauge.
+    fn gauge_add(&mut self, metric: crate::MetricId, tags: &[&str], delta: i64);
+    /// Records one histogram sample.
+    fn histogram_record(&mut self, metric: crate::MetricId, tags: &[&str], value: u64);
+
+    /// Monotonic time in nanoseconds, for latencies.
+    fn monotonic_nanos(&self) -> u64;
+    /// Wall-clock time in seconds since the Unix epoch.
+    fn unix_seconds(&self) -> u64;
+
+    /// Writes to Envoy's log.
+    fn log(&self, level: LogLevel, message: fmt::Arguments<'_>);
+}

@@ -1,0 +1,19 @@
+//! Host-agnostic API every filter is written against, plus the small protocol codecs
+//! (JSON-RPC 2.0, Server-Sent Events) the filters share. No Envoy types live here:
+//! the `wasm` and `dynamic-module` adapters map their host onto [`Host`].
+
+pub mod config;
+pub mod filter;
+pub mod host;
+pub mod metrics;
+
+#[cfg(any(test, feature = "fake-host"))]
+pub mod fake_host;
+
+pub use config::{parse_config, ConfigError, FilterFactory};
+pub use filter::{Action, HttpFilter};
+pub use host::{
+    CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
+    Direction, Host, HostError, LogLevel, MetadataSink,
+};
+pub use metrics::{MetricDef, MetricId, MetricKind, TagLimiter};
