@@ -1,1 +1,23 @@
-//! Real-Envoy test harness (to be written).
+//! Real-Envoy test harness: renders bootstraps from `envoy/` for either flavour of the gateway's
+//! filters, runs Envoy and Python children owned by the test, and serves fake upstreams in-process.
+
+mod bootstrap;
+mod child;
+mod envoy;
+mod error;
+mod fake_upstream;
+mod flavour;
+pub mod jsonrpc;
+pub mod paths;
+mod prometheus;
+mod python;
+mod template;
+
+pub use bootstrap::{a2a_config, AgentRoute, Bootstrap, FilterEntry};
+pub use child::OwnedChild;
+pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
+pub use error::HarnessError;
+pub use fake_upstream::{FakeUpstream, RecordedRequest, Reply};
+pub use flavour::Flavour;
+pub use prometheus::{Prometheus, Sample};
+pub use python::{pytest, PytestRun, PythonServer};

@@ -1,0 +1,112 @@
+//! Prints an Envoy bootstrap for the gateway, rendered from the templates in `envoy/`
+//! (the same renderer the e2e tests use), for scripts/demo, scripts/bench and anyone by hand.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use ai_gateway_test_harness::{a2a_config, AgentRoute, Bootstrap, Flavour, HarnessError};
+use serde_json::Value;
+
+const USAGE: &str = "\
+usage: render-envoy-config --flavour bare|dynmod|wasm [options]
+
+Prints an Envoy 1.40 bootstrap (YAML) on stdout.
+
+options:
+  --flavour F          bare (no gateway filter), dynmod (libai_gateway.so) or wasm (ai_gateway_wasm.wasm)
+  --listen ADDR:PORT   gateway listener (default 127.0.0.1:10000)
+  --admin ADDR:PORT    admin endpoint (default 127.0.0.1:9901)
+  --agent NAME=ADDR:PORT
+                       an A2A agent: /a2a/NAME/... on the gateway is /... on ADDR:PORT (repeatable)
+  --a2a-config JSON    fields merged into the a2a filter config derived from the agents,
+                       e.g. '{\"publicBaseUrl\":\"http://127.0.0.1:10000\"}'
+
+Running it: dynmod needs ENVOY_DYNAMIC_MODULES_SEARCH_PATH=<repo>/target/release in Envoy's
+environment; wasm reads <repo>/target/wasm32-wasip1/release/ai_gateway_wasm.wasm. Several Envoys
+on one machine need --disable-hot-restart (or distinct --base-id).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    match parse(&args).and_then(|bootstrap| bootstrap.render()) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("render-envoy-config: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
+    let mut flavour: Option<Option<Flavour>> = None;
+    let mut listen: SocketAddr = parse_addr("--listen", "127.0.0.1:10000")?;
+    let mut admin: SocketAddr = parse_addr("--admin", "127.0.0.1:9901")?;
+    let mut agents = Vec::new();
+    let mut extra = Value::Object(Default::default());
+
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        let mut value = || {
+            iter.next()
+                .ok_or_else(|| HarnessError::Usage(format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--flavour" => {
+                let name = value()?;
+                flavour = Some(match name.as_str() {
+                    "bare" => None,
+                    other => Some(other.parse()?),
+                });
+            }
+            "--listen" => listen = parse_addr(flag, value()?)?,
+            "--admin" => admin = parse_addr(flag, value()?)?,
+            "--agent" => {
+                let spec = value()?;
+                let (name, addr) = spec.split_once('=').ok_or_else(|| {
+                    HarnessError::Usage(format!("--agent {spec}: expected NAME=ADDR:PORT"))
+                })?;
+                agents.push(AgentRoute::new(name, parse_addr(flag, addr)?));
+            }
+            "--a2a-config" => {
+                extra = serde_json::from_str(value()?)
+                    .map_err(|e| HarnessError::Usage(format!("--a2a-config: {e}")))?;
+            }
+            other => return Err(HarnessError::Usage(format!("unknown argument {other}"))),
+        }
+    }
+
+    let flavour = flavour.ok_or_else(|| HarnessError::Usage("--flavour is required".into()))?;
+    let mut bootstrap = Bootstrap::new(flavour);
+    bootstrap.listener = listen;
+    bootstrap.admin = admin;
+    if !agents.is_empty() {
+        let mut config = a2a_config(&agents);
+        merge(&mut config, extra)?;
+        bootstrap = bootstrap.filter("a2a", config);
+    }
+    Ok(agents.into_iter().fold(bootstrap, Bootstrap::agent))
+}
+
+fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, HarnessError> {
+    text.parse()
+        .map_err(|_| HarnessError::Usage(format!("{flag} {text}: expected ADDR:PORT")))
+}
+
+fn merge(config: &mut Value, extra: Value) -> Result<(), HarnessError> {
+    let Value::Object(extra) = extra else {
+        return Err(HarnessError::Usage(
+            "--a2a-config must be a JSON object".into(),
+        ));
+    };
+    let object = config
+        .as_object_mut()
+        .expect("a2a_config returns an object");
+    object.extend(extra);
+    Ok(())
+}

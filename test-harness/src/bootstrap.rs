@@ -1,0 +1,230 @@
+//! Renders an Envoy bootstrap from the templates in `envoy/`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use serde_json::{json, Value};
+
+use crate::error::HarnessError;
+use crate::flavour::Flavour;
+use crate::paths;
+use crate::template::{render, Values};
+
+/// Stats tag-extraction rules that give the Wasm flavour's metrics their Prometheus labels.
+const WASM_STATS_TAGS: &str = "wasm-stats-tags.yaml";
+
+/// One gateway filter in the chain: its name in the catalog and its JSON config.
+#[derive(Debug, Clone)]
+pub struct FilterEntry {
+    /// Filter name, e.g. `a2a`.
+    pub name: String,
+    /// The filter's own config (what the adapters hand to the catalog).
+    pub config: Value,
+}
+
+/// An A2A agent behind the gateway: the route `<path_prefix>/...` → `<upstream_path_prefix>...`.
+#[derive(Debug, Clone)]
+pub struct AgentRoute {
+    /// Agent name, used as metric tag and in the cluster name.
+    pub name: String,
+    /// Gateway path prefix without trailing slash, e.g. `/a2a/demo`.
+    pub path_prefix: String,
+    /// What the prefix becomes upstream, e.g. `/`.
+    pub upstream_path_prefix: String,
+    /// Where the agent listens.
+    pub upstream: SocketAddr,
+}
+
+impl AgentRoute {
+    /// The usual layout: `/a2a/<name>/` on the gateway is `/` on the agent.
+    pub fn new(name: &str, upstream: SocketAddr) -> Self {
+        AgentRoute {
+            name: name.to_string(),
+            path_prefix: format!("/a2a/{name}"),
+            upstream_path_prefix: "/".to_string(),
+            upstream,
+        }
+    }
+
+    fn cluster(&self) -> String {
+        format!("agent_{}", self.name)
+    }
+}
+
+/// The `a2a` filter config for these agents (contracts.md), to extend with more fields.
+pub fn a2a_config(agents: &[AgentRoute]) -> Value {
+    let agents: Vec<Value> = agents
+        .iter()
+        .map(|agent| {
+            json!({
+                "name": agent.name,
+                "pathPrefix": agent.path_prefix,
+                "upstreamPathPrefix": agent.upstream_path_prefix,
+            })
+        })
+        .collect();
+    json!({ "agents": agents })
+}
+
+/// Everything a rendered bootstrap depends on.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    /// Which build of the filters Envoy loads; `None` renders bare Envoy without gateway filters.
+    pub flavour: Option<Flavour>,
+    /// The gateway listener (port 0: any free port).
+    pub listener: SocketAddr,
+    /// Envoy's admin endpoint (port 0: any free port).
+    pub admin: SocketAddr,
+    /// Gateway filters, in chain order, ahead of the router.
+    pub filters: Vec<FilterEntry>,
+    /// A2A agents routed by the gateway.
+    pub agents: Vec<AgentRoute>,
+}
+
+impl Bootstrap {
+    /// Loopback listener and admin on free ports, no filters, no routes.
+    pub fn new(flavour: Option<Flavour>) -> Self {
+        let any_port = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Bootstrap {
+            flavour,
+            listener: any_port,
+            admin: any_port,
+            filters: Vec::new(),
+            agents: Vec::new(),
+        }
+    }
+
+    /// Adds a gateway filter at the end of the chain.
+    pub fn filter(mut self, name: &str, config: Value) -> Self {
+        self.filters.push(FilterEntry {
+            name: name.to_string(),
+            config,
+        });
+        self
+    }
+
+    /// Adds an A2A agent route.
+    pub fn agent(mut self, agent: AgentRoute) -> Self {
+        self.agents.push(agent);
+        self
+    }
+
+    /// The bootstrap YAML.
+    pub fn render(&self) -> Result<String, HarnessError> {
+        let values = Values::new()
+            .set("ADMIN_ADDRESS", self.admin.ip().to_string())
+            .set("ADMIN_PORT", self.admin.port().to_string())
+            .set("LISTENER_ADDRESS", self.listener.ip().to_string())
+            .set("LISTENER_PORT", self.listener.port().to_string())
+            .set("STATS_CONFIG", self.stats_config()?)
+            .set("ROUTES", self.routes()?)
+            .set("HTTP_FILTERS", self.http_filters()?)
+            .set("CLUSTERS", self.clusters()?);
+        render_file("bootstrap.yaml", &values)
+    }
+
+    fn stats_config(&self) -> Result<String, HarnessError> {
+        match self.flavour {
+            Some(Flavour::Wasm) => read_template(WASM_STATS_TAGS),
+            _ => Ok(String::new()),
+        }
+    }
+
+    fn routes(&self) -> Result<String, HarnessError> {
+        let mut out = String::new();
+        for agent in &self.agents {
+            let values = Values::new()
+                .set("PATH_PREFIX", agent.path_prefix.clone())
+                .set("UPSTREAM_PATH_PREFIX", agent.upstream_path_prefix.clone())
+                .set("CLUSTER", agent.cluster());
+            out.push_str(&render_file("route-a2a.yaml", &values)?);
+        }
+        Ok(out)
+    }
+
+    fn clusters(&self) -> Result<String, HarnessError> {
+        let mut out = String::new();
+        for agent in &self.agents {
+            let values = Values::new()
+                .set("NAME", agent.cluster())
+                .set("ADDRESS", agent.upstream.ip().to_string())
+                .set("PORT", agent.upstream.port().to_string());
+            out.push_str(&render_file("cluster.yaml", &values)?);
+        }
+        Ok(out)
+    }
+
+    fn http_filters(&self) -> Result<String, HarnessError> {
+        let Some(flavour) = self.flavour else {
+            return Ok(String::new());
+        };
+        let mut out = String::new();
+        for filter in &self.filters {
+            let values = match flavour {
+                Flavour::DynamicModule => Values::new()
+                    .set("FILTER_NAME", filter.name.clone())
+                    .set("FILTER_CONFIG", yaml_string(&filter.config.to_string())),
+                Flavour::Wasm => {
+                    let plugin = json!({ "filter": filter.name, "config": filter.config });
+                    Values::new()
+                        .set("FILTER_NAME", filter.name.clone())
+                        .set("WASM_FILE", paths::wasm_plugin()?.display().to_string())
+                        .set("PLUGIN_CONFIGURATION", yaml_string(&plugin.to_string()))
+                }
+            };
+            out.push_str(&render_file(flavour.filter_template(), &values)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A YAML double-quoted scalar holding `text`: JSON string escapes are valid YAML escapes.
+fn yaml_string(text: &str) -> String {
+    Value::String(text.to_string()).to_string()
+}
+
+fn read_template(name: &str) -> Result<String, HarnessError> {
+    let path = paths::envoy_dir().join(name);
+    std::fs::read_to_string(&path)
+        .map_err(|e| HarnessError::io(format!("reading {}", path.display()), e))
+}
+
+fn render_file(name: &str, values: &Values) -> Result<String, HarnessError> {
+    render(name, &read_template(name)?, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> AgentRoute {
+        AgentRoute::new("demo", "127.0.0.1:8001".parse().unwrap())
+    }
+
+    #[test]
+    fn bare_bootstrap_has_route_and_cluster_but_no_gateway_filter() {
+        let yaml = Bootstrap::new(None)
+            .agent(demo())
+            .filter("a2a", a2a_config(&[demo()]))
+            .render()
+            .unwrap();
+        assert!(yaml.contains("prefix: \"/a2a/demo/\""), "{yaml}");
+        assert!(yaml.contains("cluster: agent_demo"), "{yaml}");
+        assert!(yaml.contains("port_value: 8001"), "{yaml}");
+        assert!(!yaml.contains("dynamic_modules"), "{yaml}");
+        assert!(!yaml.contains("{{"), "{yaml}");
+    }
+
+    #[test]
+    fn dynamic_module_filter_carries_its_json_config_as_a_string() {
+        let yaml = Bootstrap::new(Some(Flavour::DynamicModule))
+            .agent(demo())
+            .filter("a2a", json!({ "signedCards": "keep" }))
+            .render()
+            .unwrap();
+        assert!(yaml.contains("filter_name: a2a"), "{yaml}");
+        assert!(
+            yaml.contains(r#"value: "{\"signedCards\":\"keep\"}""#),
+            "{yaml}"
+        );
+    }
+}
