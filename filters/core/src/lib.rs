@@ -5,7 +5,9 @@
 pub mod config;
 pub mod filter;
 pub mod host;
+pub mod jsonrpc;
 pub mod metrics;
+pub mod sse;
 
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake_host;
