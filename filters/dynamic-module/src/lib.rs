@@ -1,1 +1,15 @@
-//! Envoy dynamic-module adapter (to be written).
+//! Envoy dynamic-module adapter: every filter of the catalog in one `libai_gateway.so`.
+//!
+//! Envoy loads the module as `dynamic_module_config.name: ai_gateway`; the HTTP filter's
+//! `filter_name` picks the filter and `filter_config` (a string) carries its JSON config.
+//! The adapter only translates: [`abi`] is the C ABI, [`host`] maps `ai_gateway_core::Host` onto
+//! it, `exports` holds the hooks Envoy calls (exported by `#[no_mangle]`, so the module itself
+//! stays private), [`stream`] the per-stream panic policy and [`guard`] the panic barrier.
+
+pub mod abi;
+pub mod config;
+mod envoy_log;
+mod exports;
+pub mod guard;
+pub mod host;
+pub mod stream;

@@ -1,0 +1,504 @@
+//! `ai_gateway_core::Host` over Envoy's dynamic-module callbacks, for one stream and one hook.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use ai_gateway_core::{
+    CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
+    Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind,
+};
+
+use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
+use crate::config::MetricSlot;
+use crate::envoy_log;
+
+/// The host as seen from one hook of one stream. `envoy` is only valid during that hook,
+/// so an `EnvoyHost` is created per hook and never stored.
+pub struct EnvoyHost<'a> {
+    envoy: abi::HttpFilterEnvoyPtr,
+    metrics: &'a [MetricSlot],
+}
+
+impl<'a> EnvoyHost<'a> {
+    /// Wraps the filter pointer Envoy passed to the current hook.
+    pub fn new(envoy: abi::HttpFilterEnvoyPtr, metrics: &'a [MetricSlot]) -> Self {
+        EnvoyHost { envoy, metrics }
+    }
+
+    /// The metric slot for `metric` when the filter passed the right number of tag values;
+    /// Envoy requires the count to match the definition.
+    fn slot(&self, metric: MetricId, tags: &[&str], kind: MetricKind) -> Option<MetricSlot> {
+        let slot = self.metrics.get(metric.0).copied();
+        match slot {
+            Some(slot) if slot.kind == kind && slot.tag_count == tags.len() => Some(slot),
+            _ => {
+                envoy_log::log(
+                    LogLevel::Error,
+                    format_args!(
+                        "metric {} used as {kind:?} with {} tags",
+                        metric.0,
+                        tags.len()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether the current chunk is itself the buffered body (an earlier filter buffered and
+    /// resumed), so it must not be counted twice.
+    fn received_is_buffered(&self, dir: Direction) -> bool {
+        // SAFETY: `envoy` is valid for the current hook.
+        unsafe {
+            match dir {
+                Direction::Request => {
+                    abi::envoy_dynamic_module_callback_http_received_buffered_request_body(
+                        self.envoy,
+                    )
+                }
+                Direction::Response => {
+                    abi::envoy_dynamic_module_callback_http_received_buffered_response_body(
+                        self.envoy,
+                    )
+                }
+            }
+        }
+    }
+
+    /// Appends every chunk of one body to `out`; false when that body is not available.
+    fn copy_body(&self, body: HttpBodyType, out: &mut Vec<u8>) -> bool {
+        // SAFETY: `envoy` is valid for the current hook; the chunk array is sized by Envoy's
+        // own count and the chunks stay valid until the next body mutation.
+        unsafe {
+            let count =
+                abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.envoy, body);
+            if count == 0 {
+                return false;
+            }
+            let mut chunks = vec![abi::EnvoyBuffer::empty(); count];
+            if !abi::envoy_dynamic_module_callback_http_get_body_chunks(
+                self.envoy,
+                body,
+                chunks.as_mut_ptr(),
+            ) {
+                return false;
+            }
+            for chunk in &chunks {
+                if let Some(bytes) = chunk.as_bytes() {
+                    out.extend_from_slice(bytes);
+                }
+            }
+            true
+        }
+    }
+
+    /// Drains one body entirely.
+    fn drain(&self, body: HttpBodyType) {
+        // SAFETY: `envoy` is valid for the current hook.
+        unsafe {
+            let size = abi::envoy_dynamic_module_callback_http_get_body_size(self.envoy, body);
+            if size > 0 {
+                abi::envoy_dynamic_module_callback_http_drain_body(self.envoy, body, size);
+            }
+        }
+    }
+
+    /// Whether Envoy has a current chunk for this direction (only inside body hooks).
+    fn has_received(&self, received: HttpBodyType) -> bool {
+        // SAFETY: `envoy` is valid for the current hook.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.envoy, received) > 0
+        }
+    }
+
+    fn tagged(&self, slot: MetricSlot, tags: &[&str], record: Recorder, value: u64) {
+        let mut values: Vec<ModuleBuffer> =
+            tags.iter().map(|t| ModuleBuffer::from_text(t)).collect();
+        // SAFETY: `envoy` is valid for the current hook; `values` outlives the call and its
+        // length matches the metric's definition (checked by `slot`).
+        let code = unsafe {
+            record(
+                self.envoy,
+                slot.envoy_id,
+                values.as_mut_ptr(),
+                values.len(),
+                value,
+            )
+        };
+        if code != abi::METRICS_SUCCESS {
+            envoy_log::log(
+                LogLevel::Debug,
+                format_args!("recording metric {} failed with code {code}", slot.envoy_id),
+            );
+        }
+    }
+}
+
+/// The signature shared by Envoy's counter/gauge/histogram record callbacks.
+type Recorder = unsafe extern "C" fn(
+    abi::HttpFilterEnvoyPtr,
+    usize,
+    *mut ModuleBuffer,
+    usize,
+    u64,
+) -> abi::MetricsResult;
+
+fn header_type(dir: Direction) -> HttpHeaderType {
+    match dir {
+        Direction::Request => HttpHeaderType::RequestHeader,
+        Direction::Response => HttpHeaderType::ResponseHeader,
+    }
+}
+
+/// (current chunk, buffered body) for a direction.
+fn body_types(dir: Direction) -> (HttpBodyType, HttpBodyType) {
+    match dir {
+        Direction::Request => (
+            HttpBodyType::ReceivedRequestBody,
+            HttpBodyType::BufferedRequestBody,
+        ),
+        Direction::Response => (
+            HttpBodyType::ReceivedResponseBody,
+            HttpBodyType::BufferedResponseBody,
+        ),
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Process start for [`Host::monotonic_nanos`].
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Host for EnvoyHost<'_> {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            metadata_sink: MetadataSink::DynamicMetadata,
+            streaming_callouts: true,
+        }
+    }
+
+    fn header(&self, dir: Direction, name: &str) -> Option<String> {
+        let mut value = abi::EnvoyBuffer::empty();
+        // SAFETY: `envoy` is valid for the current hook; `value` is written by Envoy and read
+        // before any header mutation.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_get_header(
+                self.envoy,
+                header_type(dir),
+                ModuleBuffer::from_text(name),
+                &mut value,
+                0,
+                std::ptr::null_mut(),
+            );
+            value.as_bytes().map(lossy)
+        }
+    }
+
+    fn headers(&self, dir: Direction) -> Vec<(String, String)> {
+        // SAFETY: `envoy` is valid for the current hook; the array is sized by Envoy's count.
+        unsafe {
+            let count = abi::envoy_dynamic_module_callback_http_get_headers_size(
+                self.envoy,
+                header_type(dir),
+            );
+            if count == 0 {
+                return Vec::new();
+            }
+            let mut entries = vec![abi::EnvoyHttpHeader::empty(); count];
+            if !abi::envoy_dynamic_module_callback_http_get_headers(
+                self.envoy,
+                header_type(dir),
+                entries.as_mut_ptr(),
+            ) {
+                return Vec::new();
+            }
+            entries
+                .iter()
+                .map(|entry| {
+                    let (key, value) = entry.as_pair();
+                    (lossy(key), lossy(value))
+                })
+                .collect()
+        }
+    }
+
+    fn set_header(&mut self, dir: Direction, name: &str, value: &str) {
+        // SAFETY: `envoy` is valid for the current hook; buffers outlive the call.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_set_header(
+                self.envoy,
+                header_type(dir),
+                ModuleBuffer::from_text(name),
+                ModuleBuffer::from_text(value),
+            );
+        }
+    }
+
+    fn remove_header(&mut self, dir: Direction, name: &str) {
+        // SAFETY: as above; a null value asks Envoy to remove the header.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_set_header(
+                self.envoy,
+                header_type(dir),
+                ModuleBuffer::from_text(name),
+                ModuleBuffer::null(),
+            );
+        }
+    }
+
+    fn body(&self, dir: Direction) -> Vec<u8> {
+        let (received, buffered) = body_types(dir);
+        let mut out = Vec::new();
+        let current_is_buffered = self.has_received(received) && self.received_is_buffered(dir);
+        if !current_is_buffered {
+            self.copy_body(buffered, &mut out);
+        }
+        self.copy_body(received, &mut out);
+        out
+    }
+
+    fn set_body(&mut self, dir: Direction, data: &[u8]) -> Result<(), HostError> {
+        let (received, buffered) = body_types(dir);
+        // Outside a body hook there is no current chunk: the span is the buffered body alone.
+        let target = if self.has_received(received) {
+            if !self.received_is_buffered(dir) {
+                self.drain(buffered);
+            }
+            received
+        } else {
+            buffered
+        };
+        self.drain(target);
+        if data.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: `envoy` is valid for the current hook; `data` outlives the call.
+        let appended = unsafe {
+            abi::envoy_dynamic_module_callback_http_append_body(
+                self.envoy,
+                target,
+                ModuleBuffer::from_bytes(data),
+            )
+        };
+        if appended {
+            Ok(())
+        } else {
+            Err(HostError::NotAvailable("body"))
+        }
+    }
+
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        details: &str,
+    ) {
+        let mut entries: Vec<abi::ModuleHttpHeader> = headers
+            .iter()
+            .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
+            .collect();
+        // SAFETY: `envoy` is valid for the current hook; headers, body and details outlive
+        // the call.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_send_response(
+                self.envoy,
+                u32::from(status),
+                entries.as_mut_ptr(),
+                entries.len(),
+                ModuleBuffer::from_bytes(body),
+                ModuleBuffer::from_text(details),
+            );
+        }
+    }
+
+    fn resume(&mut self, dir: Direction) {
+        // SAFETY: `envoy` is valid for the current hook.
+        unsafe {
+            match dir {
+                Direction::Request => {
+                    abi::envoy_dynamic_module_callback_http_filter_continue_decoding(self.envoy)
+                }
+                Direction::Response => {
+                    abi::envoy_dynamic_module_callback_http_filter_continue_encoding(self.envoy)
+                }
+            }
+        }
+    }
+
+    fn clear_route_cache(&mut self) {
+        // SAFETY: `envoy` is valid for the current hook; Envoy ignores it in the wrong phase.
+        unsafe { abi::envoy_dynamic_module_callback_http_clear_route_cache(self.envoy) }
+    }
+
+    fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
+        let mut headers: Vec<abi::ModuleHttpHeader> = request
+            .headers
+            .iter()
+            .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
+            .collect();
+        let mut id = 0u64;
+        // SAFETY: `envoy` is valid for the current hook; every buffer outlives the call.
+        let code = unsafe {
+            abi::envoy_dynamic_module_callback_http_filter_http_callout(
+                self.envoy,
+                &mut id,
+                ModuleBuffer::from_text(&request.cluster),
+                headers.as_mut_ptr(),
+                headers.len(),
+                ModuleBuffer::from_bytes(&request.body),
+                request.timeout_ms,
+            )
+        };
+        match code {
+            abi::CALLOUT_INIT_SUCCESS => Ok(CalloutId(id)),
+            abi::CALLOUT_INIT_MISSING_REQUIRED_HEADERS => Err(HostError::CalloutRefused(
+                "missing :method, :path or :authority".to_string(),
+            )),
+            abi::CALLOUT_INIT_CLUSTER_NOT_FOUND => Err(HostError::CalloutRefused(format!(
+                "cluster `{}` not found",
+                request.cluster
+            ))),
+            abi::CALLOUT_INIT_DUPLICATE_CALLOUT_ID => Err(HostError::CalloutRefused(
+                "duplicate callout id".to_string(),
+            )),
+            abi::CALLOUT_INIT_CANNOT_CREATE_REQUEST => Err(HostError::CalloutRefused(format!(
+                "cannot create a request to cluster `{}`",
+                request.cluster
+            ))),
+            other => Err(HostError::CalloutRefused(format!("init result {other}"))),
+        }
+    }
+
+    fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
+        let mut value = abi::EnvoyBuffer::empty();
+        // SAFETY: `envoy` is valid for the current hook; `value` is read before any mutation.
+        unsafe {
+            let found = abi::envoy_dynamic_module_callback_http_get_metadata_string(
+                self.envoy,
+                abi::MetadataSource::Dynamic,
+                ModuleBuffer::from_text(namespace),
+                ModuleBuffer::from_text(key),
+                &mut value,
+            );
+            if found {
+                value.as_bytes().map(lossy)
+            } else {
+                None
+            }
+        }
+    }
+
+    fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {
+        // SAFETY: `envoy` is valid for the current hook; buffers outlive the call.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_set_dynamic_metadata_string(
+                self.envoy,
+                ModuleBuffer::from_text(namespace),
+                ModuleBuffer::from_text(key),
+                ModuleBuffer::from_text(value),
+            );
+        }
+    }
+
+    fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
+        if let Some(slot) = self.slot(metric, tags, MetricKind::Counter) {
+            self.tagged(
+                slot,
+                tags,
+                abi::envoy_dynamic_module_callback_http_filter_increment_counter,
+                delta,
+            );
+        }
+    }
+
+    fn gauge_add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
+        if let Some(slot) = self.slot(metric, tags, MetricKind::Gauge) {
+            let record: Recorder = if delta >= 0 {
+                abi::envoy_dynamic_module_callback_http_filter_increment_gauge
+            } else {
+                abi::envoy_dynamic_module_callback_http_filter_decrement_gauge
+            };
+            self.tagged(slot, tags, record, delta.unsigned_abs());
+        }
+    }
+
+    fn histogram_record(&mut self, metric: MetricId, tags: &[&str], value: u64) {
+        if let Some(slot) = self.slot(metric, tags, MetricKind::Histogram) {
+            self.tagged(
+                slot,
+                tags,
+                abi::envoy_dynamic_module_callback_http_filter_record_histogram_value,
+                value,
+            );
+        }
+    }
+
+    fn monotonic_nanos(&self) -> u64 {
+        u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn unix_seconds(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
+        envoy_log::log(level, message);
+    }
+}
+
+/// Converts a finished callout as Envoy reports it into the core's result.
+///
+/// # Safety
+/// `headers`/`body` must be Envoy's arrays of the given sizes (or null), valid for the hook.
+pub unsafe fn callout_result(
+    code: abi::CalloutResultCode,
+    headers: *const abi::EnvoyHttpHeader,
+    headers_size: usize,
+    body: *const abi::EnvoyBuffer,
+    body_size: usize,
+) -> CalloutResult {
+    match code {
+        abi::CALLOUT_SUCCESS => {}
+        abi::CALLOUT_EXCEED_RESPONSE_BUFFER_LIMIT => return Err(CalloutFailure::TooLarge),
+        _ => return Err(CalloutFailure::Reset),
+    }
+    let headers: Vec<(String, String)> = if headers.is_null() {
+        Vec::new()
+    } else {
+        std::slice::from_raw_parts(headers, headers_size)
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.as_pair();
+                (lossy(key), lossy(value))
+            })
+            .collect()
+    };
+    let mut bytes = Vec::new();
+    if !body.is_null() {
+        for chunk in std::slice::from_raw_parts(body, body_size) {
+            if let Some(data) = chunk.as_bytes() {
+                bytes.extend_from_slice(data);
+            }
+        }
+    }
+    let status = headers
+        .iter()
+        .find(|(k, _)| k == ":status")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    Ok(CalloutResponse {
+        status,
+        headers,
+        body: bytes,
+    })
+}
