@@ -149,32 +149,57 @@ fn rewrite_interface_urls(
     target: RewriteTarget<'_>,
 ) -> Vec<SkippedUrl> {
     let mut skipped = Vec::new();
+    // v0.3: the top-level `url` serves `preferredTransport` (JSONRPC when absent).
+    let top_level_grpc = is_grpc(card.get("preferredTransport"));
     if let Some(url) = card.get_mut("url") {
-        rewrite_url_member(url, "url".to_string(), target, &mut skipped);
+        rewrite_url_member(url, "url".to_string(), top_level_grpc, target, &mut skipped);
     }
-    for list in ["supportedInterfaces", "additionalInterfaces"] {
+    // v1.0 names an interface's binding `protocolBinding`, v0.3 `transport`.
+    for (list, binding) in [
+        ("supportedInterfaces", "protocolBinding"),
+        ("additionalInterfaces", "transport"),
+    ] {
         let Some(Value::Array(interfaces)) = card.get_mut(list) else {
             continue;
         };
         for (i, interface) in interfaces.iter_mut().enumerate() {
+            let Some(interface) = interface.as_object_mut() else {
+                continue;
+            };
+            let grpc = is_grpc(interface.get(binding));
             if let Some(url) = interface.get_mut("url") {
-                rewrite_url_member(url, format!("{list}[{i}].url"), target, &mut skipped);
+                let field = format!("{list}[{i}].url");
+                rewrite_url_member(url, field, grpc, target, &mut skipped);
             }
         }
     }
     skipped
 }
 
+fn is_grpc(binding: Option<&Value>) -> bool {
+    binding
+        .and_then(Value::as_str)
+        .is_some_and(|b| b.eq_ignore_ascii_case("GRPC"))
+}
+
 fn rewrite_url_member(
     value: &mut Value,
     field: String,
+    grpc: bool,
     target: RewriteTarget<'_>,
     skipped: &mut Vec<SkippedUrl>,
 ) {
     let Value::String(url) = value else {
         return;
     };
-    match to_gateway_url(url, target.public_base, target.agent) {
+    let rewritten = if grpc {
+        // gRPC clients call `/<service>/<method>` on the URL's authority and ignore its path,
+        // so a path-prefix route cannot carry them: such interfaces stay the agent's own.
+        Err(NotRewritten::GrpcBinding)
+    } else {
+        to_gateway_url(url, target.public_base, target.agent)
+    };
+    match rewritten {
         Ok(rewritten) => *url = rewritten,
         Err(reason) => skipped.push(SkippedUrl {
             field,
@@ -331,16 +356,32 @@ mod tests {
     }
 
     #[test]
-    fn unmappable_interface_urls_are_reported_and_kept() {
-        let card =
-            json!({"supportedInterfaces": [{"url": "agent:50051", "protocolBinding": "GRPC"}]});
+    fn unmappable_and_grpc_interface_urls_are_reported_and_kept() {
+        let card = json!({
+            "url": "http://agent:50051", "preferredTransport": "GRPC",
+            "supportedInterfaces": [
+                {"url": "agent:50051", "protocolBinding": "JSONRPC"},
+                {"url": "http://agent:50051", "protocolBinding": "GRPC"},
+            ],
+            "additionalInterfaces": [{"url": "https://agent:50051", "transport": "grpc"}],
+        });
         match rewrite(&card, CardEnvelope::Bare, SignedCards::Strip) {
             CardDecision::Replace { body, skipped, .. } => {
                 let out: Value = serde_json::from_slice(&body).unwrap();
                 assert_eq!(out, card);
-                assert_eq!(skipped.len(), 1);
-                assert_eq!(skipped[0].field, "supportedInterfaces[0].url");
-                assert_eq!(skipped[0].reason, NotRewritten::NotHttp);
+                let reasons: Vec<(&str, &NotRewritten)> = skipped
+                    .iter()
+                    .map(|s| (s.field.as_str(), &s.reason))
+                    .collect();
+                assert_eq!(
+                    reasons,
+                    vec![
+                        ("url", &NotRewritten::GrpcBinding),
+                        ("supportedInterfaces[0].url", &NotRewritten::NotHttp),
+                        ("supportedInterfaces[1].url", &NotRewritten::GrpcBinding),
+                        ("additionalInterfaces[0].url", &NotRewritten::GrpcBinding),
+                    ]
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

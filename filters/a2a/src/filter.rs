@@ -162,8 +162,10 @@ impl A2aFilter {
             self.card_too_large(host);
             return Action::Continue;
         }
-        // The rewritten card has a different length; the proxy recomputes framing.
+        // The rewritten card has a different length (the proxy recomputes framing) and is a
+        // different representation, so the agent's validator no longer describes it.
         host.remove_header(Direction::Response, "content-length");
+        host.remove_header(Direction::Response, "etag");
         self.card = CardState::Buffering(envelope);
         Action::Pause
     }
@@ -311,8 +313,11 @@ impl HttpFilter for A2aFilter {
                 ),
             };
             if self.kind != RequestKind::JsonRpc {
-                // A compressed card could not be rewritten: ask the agent for identity encoding.
+                // A compressed card could not be rewritten, and a 304 would let the client keep
+                // a card rewritten under other settings: ask for a full, identity-encoded card.
                 host.remove_header(Direction::Request, "accept-encoding");
+                host.remove_header(Direction::Request, "if-none-match");
+                host.remove_header(Direction::Request, "if-modified-since");
             }
         }
         Action::Continue

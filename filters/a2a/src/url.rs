@@ -71,6 +71,8 @@ pub enum NotRewritten {
     NotHttp,
     /// Its path is outside the agent's upstream path prefix, so the gateway route cannot reach it.
     OutsideUpstreamPrefix,
+    /// A gRPC interface, which a path-prefix HTTP route cannot carry.
+    GrpcBinding,
 }
 
 /// Maps an agent URL `<anything><upstreamPathPrefix>rest` onto `<public_base><pathPrefix>/rest`,
