@@ -1,0 +1,93 @@
+"""Starts Envoy from the project's templates as an owned child process (for demo and bench)."""
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def envoy_binary() -> str:
+    if os.environ.get("ENVOY_BIN"):
+        return os.environ["ENVOY_BIN"]
+    found = sorted(repo_root().glob(".venv/lib/python3*/site-packages/envoy/_bin/envoy"))
+    if not found:
+        raise SystemExit("envoy not found: run scripts/setup or set ENVOY_BIN")
+    return str(found[0])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with status {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on port {port} within {timeout}s")
+
+
+class EnvoyProcess:
+    """One Envoy running a rendered bootstrap for a flavour: bare, dynmod or wasm."""
+
+    def __init__(self, flavour: str, agents: dict[str, int], workdir: Path,
+                 listen_port: int | None = None, admin_port: int | None = None,
+                 concurrency: int = 1, log_level: str = "warning"):
+        self.flavour = flavour
+        self.port = listen_port or free_port()
+        self.admin_port = admin_port or free_port()
+        self.concurrency = concurrency
+        self.log_level = log_level
+        self.config = workdir / f"envoy-{flavour}.yaml"
+        self.log = workdir / f"envoy-{flavour}.log"
+        render = repo_root() / "target/release/render-envoy-config"
+        cmd = [str(render), "--flavour", flavour,
+               "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin_port}"]
+        for name, port in agents.items():
+            cmd += ["--agent", f"{name}=127.0.0.1:{port}"]
+        self.config.write_text(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(repo_root() / "target/release"))
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency),
+                 "--disable-hot-restart", "-l", self.log_level],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(self.port, self.proc, f"envoy ({self.flavour})")
+        except SystemExit:
+            print(self.log.read_text())
+            raise
+        ready = f"http://127.0.0.1:{self.admin_port}/ready"
+        deadline = time.monotonic() + 30
+        while urllib.request.urlopen(ready).status != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"envoy ({self.flavour}) not ready")
+            time.sleep(0.1)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
