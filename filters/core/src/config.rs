@@ -14,7 +14,11 @@ pub fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, ConfigError> {
         let message = err.inner().to_string();
         let path = err.path().to_string();
         let field = if err.inner().is_syntax() || err.inner().is_eof() {
-            format!("line {} column {}", err.inner().line(), err.inner().column())
+            format!(
+                "line {} column {}",
+                err.inner().line(),
+                err.inner().column()
+            )
         } else {
             match field_named_in(&message) {
                 // A missing field is reported at its parent; name the field itself.
@@ -95,7 +99,10 @@ mod tests {
 
     #[test]
     fn unknown_field_error_names_the_field() {
-        assert_eq!(field_of(r#"{"items": [{"limit": 1, "bogus": 2}]}"#), "items[0].bogus");
+        assert_eq!(
+            field_of(r#"{"items": [{"limit": 1, "bogus": 2}]}"#),
+            "items[0].bogus"
+        );
     }
 
     #[test]
@@ -105,7 +112,10 @@ mod tests {
 
     #[test]
     fn type_error_names_the_field() {
-        assert_eq!(field_of(r#"{"items": [{"limit": 1}, {"limit": "x"}]}"#), "items[1].limit");
+        assert_eq!(
+            field_of(r#"{"items": [{"limit": 1}, {"limit": "x"}]}"#),
+            "items[1].limit"
+        );
     }
 
     #[test]

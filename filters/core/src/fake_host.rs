@@ -90,7 +90,10 @@ impl FakeHost {
 
     /// The counter total for a metric and tag values (0 when never touched).
     pub fn counter(&self, metric: MetricId, tags: &[&str]) -> u64 {
-        self.counters.get(&tag_key(metric, tags)).copied().unwrap_or(0)
+        self.counters
+            .get(&tag_key(metric, tags))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Whether any log line at `level` contains `needle`.
@@ -158,7 +161,13 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], details: &str) {
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        details: &str,
+    ) {
         self.local_reply = Some(LocalReply {
             status,
             headers: headers

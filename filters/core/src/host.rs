@@ -121,7 +121,13 @@ pub trait Host {
 
     /// Answers the request locally; the filter then returns [`crate::Action::Pause`].
     /// `details` is recorded as the response-code details (`%RESPONSE_CODE_DETAILS%`).
-    fn send_local_reply(&mut self, status: u16, headers: &[(&str, &str)], body: &[u8], details: &str);
+    fn send_local_reply(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        details: &str,
+    );
     /// Resumes a direction that a callback paused (after a callout, typically).
     fn resume(&mut self, dir: Direction);
     /// Makes Envoy re-evaluate the route after a header change.
