@@ -210,7 +210,8 @@ mod tests {
         assert!(yaml.contains("prefix: \"/a2a/demo/\""), "{yaml}");
         assert!(yaml.contains("cluster: agent_demo"), "{yaml}");
         assert!(yaml.contains("port_value: 8001"), "{yaml}");
-        assert!(!yaml.contains("dynamic_modules"), "{yaml}");
+        assert!(!yaml.contains("DynamicModuleFilter"), "{yaml}");
+        assert!(!yaml.contains("filters.http.wasm"), "{yaml}");
         assert!(!yaml.contains("{{"), "{yaml}");
     }
 
