@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from envoy_process import EnvoyProcess, repo_root
@@ -47,7 +48,13 @@ AI gateway demo ({flavour} flavour) — Ctrl-C to stop
                  {{"messageId":"m1","role":"ROLE_USER","parts":[{{"text":"hello gateway"}}]}}}}}}'
     metrics:   curl -s http://127.0.0.1:{admin}/stats/prometheus | grep a2a_
 """, flush=True)
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            # Ctrl-C raises KeyboardInterrupt, SIGTERM SystemExit; both reach the cleanup below.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            while envoy.proc.poll() is None:
+                time.sleep(0.5)
+            print(f"envoy exited with status {envoy.proc.returncode}; log: {envoy.log}")
+        except KeyboardInterrupt:
+            pass
         finally:
             envoy.stop()
             agent.terminate()
@@ -55,5 +62,4 @@ AI gateway demo ({flavour} flavour) — Ctrl-C to stop
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     main()
