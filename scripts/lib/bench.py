@@ -3,9 +3,13 @@
 Every flavour proxies the same request to the same nginx upstream, one Envoy worker each, measured
 by wrk in interleaved rounds (bare, dynmod, wasm, bare, ...) so drift in machine load hits all
 flavours alike; the per-flavour median over rounds is reported, and ratios are against bare Envoy.
+The `*-empty` rows load each adapter with the do-nothing `empty` filter: the floor that Envoy's
+Wasm / dynamic-module machinery sets before any filter logic runs. Envoy's CPU time per request
+(from /proc, all threads) is reported too: steadier than throughput on a shared machine.
 """
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -13,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from envoy_process import EnvoyProcess, free_port, wait_for_port
+from envoy_process import EnvoyProcess, free_port, repo_root, wait_for_port
 
 # Targets from the foundation issue: throughput ratio to bare Envoy.
 TARGETS = {"dynmod": 0.97, "wasm": 0.85}
@@ -62,6 +66,12 @@ def start_nginx(workdir: Path) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[float, float]:
     """Runs wrk once; returns (requests per second, p99 latency in milliseconds)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
@@ -86,8 +96,15 @@ def main() -> None:
     args = parser.parse_args()
 
     method, path, body = SCENARIOS[args.scenario]
-    flavours = ["bare", "dynmod", "wasm"]
-    results: dict[str, list[tuple[float, float]]] = {f: [] for f in flavours}
+    floor_dir = repo_root() / "target/bench-floor"
+    variants = {  # name → (flavour, filter, target dir)
+        "bare": ("bare", None, None),
+        "dynmod": ("dynmod", None, None),
+        "wasm": ("wasm", None, None),
+        "dynmod-empty": ("dynmod", "empty", floor_dir),
+        "wasm-empty": ("wasm", "empty", floor_dir),
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
 
     with tempfile.TemporaryDirectory(prefix="ai-gateway-bench-") as tmp:
         workdir = Path(tmp)
@@ -100,7 +117,11 @@ def main() -> None:
             )
         nginx, upstream_port = start_nginx(workdir)
         try:
-            envoys = {f: EnvoyProcess(f, {"demo": upstream_port}, workdir) for f in flavours}
+            envoys = {
+                name: EnvoyProcess(flavour, {"demo": upstream_port}, workdir,
+                                   filter=filter, target_dir=target)
+                for name, (flavour, filter, target) in variants.items()
+            }
             try:
                 for envoy in envoys.values():
                     envoy.start()
@@ -108,9 +129,12 @@ def main() -> None:
                     wrk(envoy.url(path), 2, args.connections, script)
                 for rnd in range(args.rounds):
                     for f, envoy in envoys.items():
+                        cpu_before = cpu_seconds(envoy.proc.pid)
                         rps, p99 = wrk(envoy.url(path), args.seconds, args.connections, script)
-                        results[f].append((rps, p99))
-                        print(f"round {rnd + 1} {f:7} {rps:10.0f} rps  p99 {p99:7.2f} ms", flush=True)
+                        cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
+                        results[f].append((rps, p99, cpu_us))
+                        print(f"round {rnd + 1} {f:12} {rps:8.0f} rps  p99 {p99:6.2f} ms  "
+                              f"{cpu_us:5.1f} us CPU/request", flush=True)
             finally:
                 for envoy in envoys.values():
                     envoy.stop()
@@ -120,13 +144,14 @@ def main() -> None:
 
     print(f"\nscenario {args.scenario}: {method} {path}  "
           f"({args.rounds} rounds x {args.seconds}s, {args.connections} connections, 1 Envoy worker)")
-    print(f"{'flavour':8} {'rps':>10} {'p99 ms':>8} {'rps ratio':>10} {'p99 ratio':>10}  target")
-    bare_rps = statistics.median(r for r, _ in results["bare"])
-    bare_p99 = statistics.median(p for _, p in results["bare"])
+    print(f"{'flavour':12} {'rps':>8} {'p99 ms':>7} {'CPU us/req':>10} "
+          f"{'rps ratio':>9} {'p99 ratio':>9}  target")
+    median = {f: [statistics.median(run[i] for run in results[f]) for i in range(3)]
+              for f in variants}
+    bare_rps, bare_p99, _ = median["bare"]
     failed = []
-    for f in flavours:
-        rps = statistics.median(r for r, _ in results[f])
-        p99 = statistics.median(p for _, p in results[f])
+    for f in variants:
+        rps, p99, cpu_us = median[f]
         ratio = rps / bare_rps
         target = TARGETS.get(f)
         verdict = ""
@@ -135,7 +160,7 @@ def main() -> None:
             verdict = f">= {target:.2f}x {'met' if ok else 'MISSED'}"
             if not ok:
                 failed.append(f)
-        print(f"{f:8} {rps:10.0f} {p99:8.2f} {ratio:9.3f}x {p99 / bare_p99:9.3f}x  {verdict}")
+        print(f"{f:12} {rps:8.0f} {p99:7.2f} {cpu_us:10.1f} {ratio:8.3f}x {p99 / bare_p99:8.3f}x  {verdict}")
     if failed:
         print(f"\ntargets missed: {', '.join(failed)}")
 

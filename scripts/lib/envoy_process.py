@@ -41,35 +41,45 @@ def wait_for_port(port: int, proc: subprocess.Popen, what: str, timeout: float =
 
 
 class EnvoyProcess:
-    """One Envoy running a rendered bootstrap for a flavour: bare, dynmod or wasm."""
+    """One Envoy running a rendered bootstrap for a flavour: bare, dynmod or wasm.
+
+    `filter` replaces the a2a filter by another catalog filter (config `{}`), loaded from the
+    builds in `target_dir` (default <repo>/target)."""
 
     def __init__(self, flavour: str, agents: dict[str, int], workdir: Path,
                  listen_port: int | None = None, admin_port: int | None = None,
-                 concurrency: int = 1, log_level: str = "warning"):
+                 concurrency: int = 1, log_level: str = "warning",
+                 filter: str | None = None, target_dir: Path | None = None):
         self.flavour = flavour
+        self.name = f"{flavour}-{filter}" if filter else flavour
+        self.target_dir = target_dir or repo_root() / "target"
         self.port = listen_port or free_port()
         self.admin_port = admin_port or free_port()
         self.concurrency = concurrency
         self.log_level = log_level
-        self.config = workdir / f"envoy-{flavour}.yaml"
-        self.log = workdir / f"envoy-{flavour}.log"
+        self.config = workdir / f"envoy-{self.name}.yaml"
+        self.log = workdir / f"envoy-{self.name}.log"
         render = repo_root() / "target/release/render-envoy-config"
         cmd = [str(render), "--flavour", flavour,
                "--listen", f"127.0.0.1:{self.port}", "--admin", f"127.0.0.1:{self.admin_port}"]
         for name, port in agents.items():
             cmd += ["--agent", f"{name}=127.0.0.1:{port}"]
-        self.config.write_text(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        if filter:
+            cmd += ["--filter", filter]
+        env = dict(os.environ, CARGO_TARGET_DIR=str(self.target_dir))
+        self.config.write_text(
+            subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(repo_root() / "target/release"))
+        env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(self.target_dir / "release"))
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
                 [envoy_binary(), "-c", str(self.config), "--concurrency", str(self.concurrency),
                  "--disable-hot-restart", "-l", self.log_level],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_for_port(self.port, self.proc, f"envoy ({self.flavour})")
+            wait_for_port(self.port, self.proc, f"envoy ({self.name})")
         except SystemExit:
             print(self.log.read_text())
             raise
@@ -77,7 +87,7 @@ class EnvoyProcess:
         deadline = time.monotonic() + 30
         while urllib.request.urlopen(ready).status != 200:
             if time.monotonic() > deadline:
-                raise SystemExit(f"envoy ({self.flavour}) not ready")
+                raise SystemExit(f"envoy ({self.name}) not ready")
             time.sleep(0.1)
 
     def url(self, path: str) -> str:

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use ai_gateway_core::{ConfigError, FilterFactory};
 
+#[cfg(feature = "empty-filter")]
+mod empty;
+
 /// Names of the built-in filters.
 pub const FILTER_NAMES: &[&str] = &["a2a"];
 
@@ -11,6 +14,8 @@ pub const FILTER_NAMES: &[&str] = &["a2a"];
 pub fn build(name: &str, config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
     match name {
         "a2a" => ai_gateway_a2a::factory(config),
+        #[cfg(feature = "empty-filter")]
+        "empty" => empty::factory(config),
         other => Err(ConfigError::UnknownFilter(
             other.to_string(),
             FILTER_NAMES.join(", "),

@@ -20,9 +20,12 @@ options:
                        an A2A agent: /a2a/NAME/... on the gateway is /... on ADDR:PORT (repeatable)
   --a2a-config JSON    fields merged into the a2a filter config derived from the agents,
                        e.g. '{\"publicBaseUrl\":\"http://127.0.0.1:10000\"}'
+  --filter NAME        load this filter (config {}) instead of a2a, e.g. `empty` for
+                       scripts/bench's floor (needs a build with ai-gateway-catalog/empty-filter)
 
 Running it: dynmod needs ENVOY_DYNAMIC_MODULES_SEARCH_PATH=<repo>/target/release in Envoy's
-environment; wasm reads <repo>/target/wasm32-wasip1/release/ai_gateway_wasm.wasm. Several Envoys
+environment; wasm reads <repo>/target/wasm32-wasip1/release/ai_gateway_wasm.wasm (CARGO_TARGET_DIR
+replaces <repo>/target). Several Envoys
 on one machine need --disable-hot-restart (or distinct --base-id).";
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut admin: SocketAddr = parse_addr("--admin", "127.0.0.1:9901")?;
     let mut agents = Vec::new();
     let mut extra = Value::Object(Default::default());
+    let mut filter: Option<String> = None;
 
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -77,6 +81,7 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
                 extra = serde_json::from_str(value()?)
                     .map_err(|e| HarnessError::Usage(format!("--a2a-config: {e}")))?;
             }
+            "--filter" => filter = Some(value()?.clone()),
             other => return Err(HarnessError::Usage(format!("unknown argument {other}"))),
         }
     }
@@ -85,7 +90,9 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut bootstrap = Bootstrap::new(flavour);
     bootstrap.listener = listen;
     bootstrap.admin = admin;
-    if !agents.is_empty() {
+    if let Some(name) = filter {
+        bootstrap = bootstrap.filter(&name, Value::Object(Default::default()));
+    } else if !agents.is_empty() {
         let mut config = a2a_config(&agents);
         merge(&mut config, extra)?;
         bootstrap = bootstrap.filter("a2a", config);
