@@ -1,6 +1,6 @@
 //! An in-memory [`Host`] for unit tests: records everything a filter does.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -43,6 +43,12 @@ pub struct FakeHost {
     pub monotonic_nanos: u64,
     pub unix_seconds: u64,
     pub logs: RefCell<Vec<(LogLevel, String)>>,
+    /// Calls to [`Host::random_bytes`] so far. The fill is deterministic, NOT random: call `n`
+    /// (from 1) repeats the 8 little-endian bytes of `n`, so no two calls give the same bytes
+    /// (for buffers of 8 bytes or more) and tests are reproducible.
+    pub random_calls: Cell<u64>,
+    /// When set, [`Host::random_bytes`] fails (to test a filter's handling of that).
+    pub random_fails: bool,
 }
 
 impl Default for FakeHost {
@@ -68,6 +74,8 @@ impl Default for FakeHost {
             monotonic_nanos: 0,
             unix_seconds: 1_700_000_000,
             logs: RefCell::new(Vec::new()),
+            random_calls: Cell::new(0),
+            random_fails: false,
         }
     }
 }
@@ -226,7 +234,37 @@ impl Host for FakeHost {
         self.unix_seconds
     }
 
+    fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
+        if self.random_fails {
+            return Err(HostError::NotAvailable(
+                "random bytes (FakeHost::random_fails)",
+            ));
+        }
+        let call = self.random_calls.get() + 1;
+        self.random_calls.set(call);
+        for (byte, value) in buf.iter_mut().zip(call.to_le_bytes().iter().cycle()) {
+            *byte = *value;
+        }
+        Ok(())
+    }
+
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         self.logs.borrow_mut().push((level, message.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_bytes_differ_between_calls_and_can_fail() {
+        let mut host = FakeHost::default();
+        let (mut first, mut second) = ([0u8; 12], [0u8; 12]);
+        host.random_bytes(&mut first).unwrap();
+        host.random_bytes(&mut second).unwrap();
+        assert_ne!(first, second);
+        host.random_fails = true;
+        assert!(host.random_bytes(&mut first).is_err());
     }
 }

@@ -153,6 +153,10 @@ pub trait Host {
     /// Wall-clock time in seconds since the Unix epoch.
     fn unix_seconds(&self) -> u64;
 
+    /// Fills `buf` with cryptographic-quality random bytes (OS or host CSPRNG), e.g. for AEAD
+    /// nonces. On error `buf` must not be used: a predictable nonce breaks AES-GCM.
+    fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError>;
+
     /// Writes to Envoy's log.
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>);
 }

@@ -451,6 +451,14 @@ impl Host for EnvoyHost<'_> {
             .unwrap_or(0)
     }
 
+    fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
+        // The OS CSPRNG (getrandom(2) on Linux): Envoy's dynamic-module ABI has no random callback.
+        getrandom::fill(buf).map_err(|err| {
+            envoy_log::log(LogLevel::Error, format_args!("OS randomness failed: {err}"));
+            HostError::NotAvailable("OS randomness")
+        })
+    }
+
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         envoy_log::log(level, message);
     }

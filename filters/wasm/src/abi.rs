@@ -115,7 +115,12 @@ extern "C" {
 extern "C" {
     /// Same import (and wasm signature) as Rust std's `Instant::now`, minus its panic on error.
     fn clock_time_get(clock_id: i32, precision: i64, time: i32) -> i32;
+    /// Envoy (proxy-wasm-cpp-host) fills it from BoringSSL's `RAND_bytes`.
+    fn random_get(buf: i32, buf_len: i32) -> i32;
 }
+
+/// The most `random_get` fills per call in Envoy (proxy-wasm-cpp-host refuses more, EINVAL).
+const RANDOM_GET_MAX_BYTES: usize = 64 * 1024;
 
 fn check(call: &'static str, status: u32) -> HostResult<()> {
     match status {
@@ -172,6 +177,21 @@ pub(crate) fn monotonic_nanos() -> HostResult<u64> {
             status: errno as u32,
         }),
     }
+}
+
+/// Fills `buf` from the host's CSPRNG through WASI `random_get`.
+pub(crate) fn random_bytes(buf: &mut [u8]) -> HostResult<()> {
+    for chunk in buf.chunks_mut(RANDOM_GET_MAX_BYTES) {
+        // The wasm32 ABI passes the pointer as an i32 address; a chunk's length fits in i32.
+        let errno = unsafe { random_get(chunk.as_mut_ptr() as i32, chunk.len() as i32) };
+        if errno != 0 {
+            return Err(HostCallError {
+                call: "random_get",
+                status: errno as u32,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Up to `max_size` bytes of a host buffer from `start`; empty when the buffer is absent.

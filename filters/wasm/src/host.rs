@@ -201,6 +201,13 @@ impl Host for WasmHost<'_> {
             .unwrap_or(0)
     }
 
+    fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
+        abi::random_bytes(buf).map_err(|err| {
+            log::error!("random_bytes: {err}");
+            HostError::NotAvailable("WASI random_get")
+        })
+    }
+
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         log::log!(logging::level_of(level), "{message}");
     }
