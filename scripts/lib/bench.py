@@ -96,7 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     method, path, body = SCENARIOS[args.scenario]
-    floor_dir = repo_root() / "target/bench-floor"
+    floor_dir = repo_root() / "target/diagnostics"  # scripts/build's diagnostics build
     variants = {  # name → (flavour, filter, target dir)
         "bare": ("bare", None, None),
         "dynmod": ("dynmod", None, None),

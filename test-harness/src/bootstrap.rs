@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::HarnessError;
 use crate::flavour::Flavour;
-use crate::paths;
+use crate::paths::{self, Artifacts};
 use crate::template::{render, Values};
 
 /// Stats tag-extraction rules that give the Wasm flavour's metrics their Prometheus labels.
@@ -65,6 +65,18 @@ pub fn a2a_config(agents: &[AgentRoute]) -> Value {
     json!({ "agents": agents })
 }
 
+/// Dynamic metadata `<namespace>/<key> = <value>` that Envoy's `set_metadata` filter sets ahead
+/// of the gateway filters, as a filter upstream of ours would.
+#[derive(Debug, Clone)]
+pub struct PresetMetadata {
+    /// Metadata namespace, e.g. `conformance`.
+    pub namespace: String,
+    /// Key inside the namespace.
+    pub key: String,
+    /// String value.
+    pub value: String,
+}
+
 /// Everything a rendered bootstrap depends on.
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
@@ -78,6 +90,10 @@ pub struct Bootstrap {
     pub filters: Vec<FilterEntry>,
     /// A2A agents routed by the gateway.
     pub agents: Vec<AgentRoute>,
+    /// Which build of the adapters Envoy loads (per bootstrap, so parallel tests may differ).
+    pub artifacts: Artifacts,
+    /// Dynamic metadata set by Envoy's `set_metadata` filter ahead of the gateway filters.
+    pub preset_metadata: Vec<PresetMetadata>,
 }
 
 impl Bootstrap {
@@ -90,7 +106,25 @@ impl Bootstrap {
             admin: any_port,
             filters: Vec::new(),
             agents: Vec::new(),
+            artifacts: Artifacts::Release,
+            preset_metadata: Vec::new(),
         }
+    }
+
+    /// Loads the diagnostics build (`target/diagnostics`), which also has the diagnostic filters.
+    pub fn diagnostics(mut self) -> Self {
+        self.artifacts = Artifacts::Diagnostics;
+        self
+    }
+
+    /// Has Envoy set dynamic metadata `namespace/key = value` before the gateway filters run.
+    pub fn preset_metadata(mut self, namespace: &str, key: &str, value: &str) -> Self {
+        self.preset_metadata.push(PresetMetadata {
+            namespace: namespace.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+        self
     }
 
     /// Adds a gateway filter at the end of the chain.
@@ -154,10 +188,17 @@ impl Bootstrap {
     }
 
     fn http_filters(&self) -> Result<String, HarnessError> {
-        let Some(flavour) = self.flavour else {
-            return Ok(String::new());
-        };
         let mut out = String::new();
+        for metadata in &self.preset_metadata {
+            let values = Values::new()
+                .set("NAMESPACE", yaml_string(&metadata.namespace))
+                .set("KEY", yaml_string(&metadata.key))
+                .set("VALUE", yaml_string(&metadata.value));
+            out.push_str(&render_file("filter-set-metadata.yaml", &values)?);
+        }
+        let Some(flavour) = self.flavour else {
+            return Ok(out);
+        };
         for filter in &self.filters {
             let values = match flavour {
                 Flavour::DynamicModule => Values::new()
@@ -167,7 +208,10 @@ impl Bootstrap {
                     let plugin = json!({ "filter": filter.name, "config": filter.config });
                     Values::new()
                         .set("FILTER_NAME", filter.name.clone())
-                        .set("WASM_FILE", paths::wasm_plugin()?.display().to_string())
+                        .set(
+                            "WASM_FILE",
+                            paths::wasm_plugin(self.artifacts)?.display().to_string(),
+                        )
                         .set("PLUGIN_CONFIGURATION", yaml_string(&plugin.to_string()))
                 }
             };
@@ -227,5 +271,22 @@ mod tests {
             yaml.contains(r#"value: "{\"signedCards\":\"keep\"}""#),
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn preset_metadata_is_set_ahead_of_the_gateway_filters() {
+        let yaml = Bootstrap::new(Some(Flavour::DynamicModule))
+            .preset_metadata("conformance", "tier", "gold")
+            .filter("host-probe", json!({}))
+            .render()
+            .unwrap();
+        let set_metadata = yaml.find("envoy.filters.http.set_metadata").unwrap();
+        let probe = yaml.find("filter_name: host-probe").unwrap();
+        assert!(set_metadata < probe, "{yaml}");
+        assert!(
+            yaml.contains(r#"metadata_namespace: "conformance""#),
+            "{yaml}"
+        );
+        assert!(yaml.contains(r#""tier": "gold""#), "{yaml}");
     }
 }

@@ -75,7 +75,7 @@ impl Envoy {
             .arg("--disable-hot-restart")
             .args(["--concurrency", "1", "--log-level", "info"]);
         if bootstrap.flavour == Some(Flavour::DynamicModule) {
-            let module = paths::dynamic_module()?;
+            let module = paths::dynamic_module(bootstrap.artifacts)?;
             let dir = module.parent().expect("a file has a parent directory");
             command.env(DYNAMIC_MODULES_SEARCH_PATH, dir);
         }

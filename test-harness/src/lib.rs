@@ -13,11 +13,12 @@ mod prometheus;
 mod python;
 mod template;
 
-pub use bootstrap::{a2a_config, AgentRoute, Bootstrap, FilterEntry};
+pub use bootstrap::{a2a_config, AgentRoute, Bootstrap, FilterEntry, PresetMetadata};
 pub use child::OwnedChild;
 pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
 pub use error::HarnessError;
 pub use fake_upstream::{FakeUpstream, RecordedRequest, Reply};
 pub use flavour::Flavour;
+pub use paths::Artifacts;
 pub use prometheus::{Prometheus, Sample};
 pub use python::{pytest, PytestRun, PythonServer};

@@ -51,20 +51,43 @@ pub fn envoy_binary() -> Result<PathBuf, HarnessError> {
     }
 }
 
-/// The release dynamic module, `target/release/libai_gateway.so`.
-pub fn dynamic_module() -> Result<PathBuf, HarnessError> {
+/// Which of scripts/build's builds of the adapters Envoy loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Artifacts {
+    /// The release builds in `target/`: the filters users get.
+    #[default]
+    Release,
+    /// The diagnostics builds in `target/diagnostics/`: the release filters plus the catalog's
+    /// diagnostic filters (`empty`, `host-probe`; feature `ai-gateway-catalog/diagnostic-filters`).
+    Diagnostics,
+}
+
+impl Artifacts {
+    /// The Cargo target directory holding this build.
+    fn target_dir(self) -> PathBuf {
+        match self {
+            Artifacts::Release => target_dir(),
+            Artifacts::Diagnostics => target_dir().join("diagnostics"),
+        }
+    }
+}
+
+/// The dynamic module of `artifacts`, `<target>/release/libai_gateway.so`.
+pub fn dynamic_module(artifacts: Artifacts) -> Result<PathBuf, HarnessError> {
     existing(
         "the dynamic module",
-        target_dir().join("release/libai_gateway.so"),
+        artifacts.target_dir().join("release/libai_gateway.so"),
         "run scripts/build",
     )
 }
 
-/// The release Wasm plugin, `target/wasm32-wasip1/release/ai_gateway_wasm.wasm`.
-pub fn wasm_plugin() -> Result<PathBuf, HarnessError> {
+/// The Wasm plugin of `artifacts`, `<target>/wasm32-wasip1/release/ai_gateway_wasm.wasm`.
+pub fn wasm_plugin(artifacts: Artifacts) -> Result<PathBuf, HarnessError> {
     existing(
         "the Wasm plugin",
-        target_dir().join("wasm32-wasip1/release/ai_gateway_wasm.wasm"),
+        artifacts
+            .target_dir()
+            .join("wasm32-wasip1/release/ai_gateway_wasm.wasm"),
         "run scripts/build",
     )
 }

@@ -1,5 +1,6 @@
-//! A filter that does nothing: `scripts/bench` loads it to measure what Envoy's Wasm and
-//! dynamic-module machinery (and our adapters) cost before any filter logic runs.
+//! `empty` (catalog feature `diagnostic-filters`, never in release builds): a filter that does
+//! nothing. `scripts/bench` loads it to measure what Envoy's Wasm and dynamic-module machinery
+//! (and our adapters) cost before any filter logic runs.
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
-//! `host-probe` (feature `host-probe`, never in release builds): a diagnostic filter that
-//! exercises every `Host` method from request headers, so the Wasm mapping can be checked
-//! against real Envoy. Plugin configuration: `{"filter": "host-probe"}`.
+//! `host-probe` (catalog feature `diagnostic-filters`, never in release builds): a diagnostic
+//! filter that exercises every `Host` method from request headers, so each adapter's mapping
+//! can be checked against real Envoy (test-harness/tests/host_conformance.rs does, for both
+//! flavours). It only uses `ai_gateway_core::Host`, so it runs unchanged in every adapter.
+//! Configuration: `{}` (the Wasm plugin configuration is `{"filter": "host-probe"}`).
 //!
 //! Request headers it obeys:
 //! - `x-probe-local-reply`: answer 418 locally (details `probe_local_reply`).
@@ -17,14 +19,15 @@
 //!   text and fix `content-length` from the body callback.
 //! - `x-probe-agent`/`x-probe-method`/`x-probe-outcome`: tag values of `probe_requests_total`.
 //!
-//! Every response carries `x-probe-*` headers reporting what the filter observed; filter state
-//! `wasm.probe.seen` is set to the request path.
+//! Every response carries `x-probe-*` headers reporting what the filter observed; metadata
+//! `probe/seen` is set to the request path (dynamic metadata or filter state
+//! `wasm.probe.seen`, per the flavour's `MetadataSink`).
 
 use std::sync::Arc;
 
 use ai_gateway_core::{
-    Action, CalloutId, CalloutRequest, CalloutResult, Direction, FilterFactory, Host, HttpFilter,
-    LogLevel, MetricDef, MetricId, MetricKind,
+    Action, CalloutId, CalloutRequest, CalloutResult, ConfigError, Direction, FilterFactory, Host,
+    HttpFilter, LogLevel, MetricDef, MetricId, MetricKind,
 };
 
 /// The probe's metrics: tags match the A2A ones, so the shipped extraction rules apply.
@@ -53,10 +56,16 @@ impl FilterFactory for Factory {
     }
 }
 
-/// The probe's factory.
-pub(crate) fn factory() -> Arc<dyn FilterFactory> {
-    Arc::new(Factory)
+/// The probe's factory; it accepts only an empty configuration.
+pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
+    ai_gateway_core::parse_config::<ProbeConfig>(config)?;
+    Ok(Arc::new(Factory))
 }
+
+/// No fields: anything else is a mistake worth refusing.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeConfig {}
 
 #[derive(Default)]
 struct Probe {
@@ -253,5 +262,17 @@ impl HttpFilter for Probe {
                 self.response_body_calls
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_an_empty_config() {
+        assert!(factory("{}").is_ok());
+        let err = factory(r#"{"verbose": true}"#).err().unwrap();
+        assert!(err.to_string().contains("verbose"), "{err}");
     }
 }

@@ -4,8 +4,12 @@ use std::sync::Arc;
 
 use ai_gateway_core::{ConfigError, FilterFactory};
 
-#[cfg(feature = "empty-filter")]
+// Diagnostic filters (`empty` for scripts/bench's floor, `host-probe` for the adapter
+// conformance suite): never in release builds.
+#[cfg(feature = "diagnostic-filters")]
 mod empty;
+#[cfg(feature = "diagnostic-filters")]
+mod host_probe;
 
 /// Names of the built-in filters.
 pub const FILTER_NAMES: &[&str] = &["a2a"];
@@ -14,8 +18,10 @@ pub const FILTER_NAMES: &[&str] = &["a2a"];
 pub fn build(name: &str, config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
     match name {
         "a2a" => ai_gateway_a2a::factory(config),
-        #[cfg(feature = "empty-filter")]
+        #[cfg(feature = "diagnostic-filters")]
         "empty" => empty::factory(config),
+        #[cfg(feature = "diagnostic-filters")]
+        "host-probe" => host_probe::factory(config),
         other => Err(ConfigError::UnknownFilter(
             other.to_string(),
             FILTER_NAMES.join(", "),

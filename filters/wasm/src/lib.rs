@@ -25,8 +25,6 @@ mod logging;
 mod metrics;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod plugin_config;
-#[cfg(feature = "host-probe")]
-mod probe;
 #[cfg(target_arch = "wasm32")]
 mod root;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]

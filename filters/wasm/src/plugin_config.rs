@@ -31,10 +31,6 @@ pub(crate) fn build(
     plugin_configuration: &[u8],
 ) -> Result<(String, Arc<dyn FilterFactory>), ConfigError> {
     let (name, config) = split(plugin_configuration)?;
-    #[cfg(feature = "host-probe")]
-    if name == "host-probe" {
-        return Ok((name, crate::probe::factory()));
-    }
     let factory = ai_gateway_catalog::build(&name, &config)?;
     Ok((name, factory))
 }

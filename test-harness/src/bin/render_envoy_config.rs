@@ -21,7 +21,8 @@ options:
   --a2a-config JSON    fields merged into the a2a filter config derived from the agents,
                        e.g. '{\"publicBaseUrl\":\"http://127.0.0.1:10000\"}'
   --filter NAME        load this filter (config {}) instead of a2a, e.g. `empty` for
-                       scripts/bench's floor (needs a build with ai-gateway-catalog/empty-filter)
+                       scripts/bench's floor (a diagnostic filter: only in scripts/build's
+                       diagnostics build, CARGO_TARGET_DIR=<repo>/target/diagnostics)
 
 Running it: dynmod needs ENVOY_DYNAMIC_MODULES_SEARCH_PATH=<repo>/target/release in Envoy's
 environment; wasm reads <repo>/target/wasm32-wasip1/release/ai_gateway_wasm.wasm (CARGO_TARGET_DIR
