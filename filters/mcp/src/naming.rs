@@ -69,7 +69,9 @@ pub struct Upstream {
 /// The names one backend listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing<'a> {
+    /// The configured backend name.
     pub backend: &'a str,
+    /// Tool or prompt names, or resource URIs and URI templates, as the backend listed them.
     pub names: Vec<&'a str>,
 }
 

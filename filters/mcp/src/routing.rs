@@ -246,8 +246,11 @@ pub fn classify(message: &Message) -> Result<Route, RouteError> {
 /// The listings a target is resolved against; `None` where this replica has none yet.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Listings<'a> {
+    /// From the last `tools/list` fan-out.
     pub tools: Option<&'a NameTable>,
+    /// From the last `prompts/list` fan-out.
     pub prompts: Option<&'a NameTable>,
+    /// From the last `resources/list` and `resources/templates/list` fan-outs together.
     pub resources: Option<&'a UriTable>,
 }
 
@@ -263,6 +266,32 @@ pub fn resolve(
         Target::Resource(uri) => naming.resolve_uri(listings.resources, uri),
     };
     found.ok_or_else(|| RouteError::UnknownTarget(target.clone()))
+}
+
+/// A single-target request made ready for its backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// The backend and the upstream name or URI.
+    pub upstream: Upstream,
+    /// The request body with the upstream name or URI in place of the client-facing one.
+    pub body: Vec<u8>,
+    /// The `Mcp-Name` header value for the backend (2026-07-28).
+    pub mcp_name: String,
+}
+
+/// Resolves a single-target request and rewrites it for its backend.
+pub fn route_single(
+    naming: &Naming,
+    listings: &Listings<'_>,
+    request: &Request,
+    single: &SingleTarget,
+) -> Result<Routed, RouteError> {
+    let upstream = resolve(naming, listings, &single.target)?;
+    Ok(Routed {
+        body: rewrite_request(request, single, &upstream.name),
+        mcp_name: headers::rewritten_mcp_name(&upstream.name),
+        upstream,
+    })
 }
 
 /// The request body for the backend: the target replaced by its upstream name or URI,

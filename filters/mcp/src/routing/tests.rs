@@ -332,3 +332,26 @@ fn rewriting_replaces_only_the_target_and_keeps_member_order() {
         assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }
+
+#[test]
+fn a_routed_request_carries_backend_body_and_mcp_name() {
+    let (naming, tools) = gateway();
+    let listings = Listings {
+        tools: Some(&tools),
+        ..Listings::default()
+    };
+    let req = request(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"alpha_echo","arguments":{"m":"hi"}}}"#,
+    );
+    let Route::Single(single) = classify(&Message::Request(req.clone())).unwrap() else {
+        panic!("not single-target");
+    };
+    let routed = route_single(&naming, &listings, &req, &single).unwrap();
+    assert_eq!(routed.upstream.backend, "alpha");
+    assert_eq!(routed.upstream.name, "echo");
+    assert_eq!(routed.mcp_name, "echo");
+    assert_eq!(
+        String::from_utf8(routed.body).unwrap(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"m":"hi"}}}"#
+    );
+}
