@@ -7,6 +7,11 @@
 //! (`"type": "ref/prompt"`) or `params.ref.uri` (`"type": "ref/resource"`, a URI or URI
 //! template).
 //!
+//! 2026-07-28 removed `initialize`, `notifications/initialized`, `ping`, `logging/setLevel`
+//! and `resources/(un)subscribe` and added `server/discover` and `subscriptions/listen`;
+//! the classification covers both generations, and `subscriptions/listen` (a long-lived
+//! stream, not a merge) comes back as [`Route::Unknown`] for the filter to decide.
+//!
 //! Everything here is pure: the filter parses, classifies, resolves the target against the
 //! last listings, rewrites the body for the backend and checks the 2026-07-28 `Mcp-*`
 //! headers ([`headers`]); failures come back as a [`RouteError`] that knows its JSON-RPC
@@ -22,7 +27,7 @@ use serde_json::{json, Value};
 use crate::naming::{NameTable, Naming, Upstream, UriTable};
 
 /// JSON-RPC code of the 2026-07-28 `HeaderMismatch` error (streamable-http, "Server
-/// Validation"), answered with HTTP 400.
+/// Validation"; renumbered from -32001 in that revision's changelog), answered with HTTP 400.
 pub const HEADER_MISMATCH: i64 = -32020;
 
 /// A request that goes to the one backend owning its target.
@@ -172,7 +177,9 @@ pub enum RouteError {
         method: &'static str,
         field: &'static str,
     },
-    /// No backend lists the target (-32602, as the spec's "Unknown tool: x" example).
+    /// No backend owns the target: -32602, as the spec's "Unknown tool: x" example and
+    /// 2026-07-28's resource-not-found (2025-11-25 used -32002 for resources; clients of
+    /// 2026-07-28 are told to accept both).
     #[error("Unknown {}: {}", .0.kind(), .0.value())]
     UnknownTarget(Target),
     /// 2026-07-28 `Mcp-*` headers disagree with the body (-32020, HTTP 400).
