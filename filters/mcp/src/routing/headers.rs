@@ -17,6 +17,8 @@
 //! not to trust mirrored headers on older versions, and the gateway routes on the body).
 
 use ai_gateway_core::jsonrpc::Message;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::Value;
 
 use super::{Route, RouteError, SingleMethod};
@@ -107,7 +109,7 @@ pub fn encode_value(value: &str) -> String {
     } else {
         format!(
             "{SENTINEL_START}{}{SENTINEL_END}",
-            base64_encode(value.as_bytes())
+            STANDARD.encode(value.as_bytes())
         )
     }
 }
@@ -122,7 +124,7 @@ pub fn decode_value(value: &str) -> Option<String> {
         return Some(value.to_string());
     }
     let inner = &value[SENTINEL_START.len()..value.len() - SENTINEL_END.len()];
-    String::from_utf8(base64_decode(inner)?).ok()
+    String::from_utf8(STANDARD.decode(inner).ok()?).ok()
 }
 
 /// Visible ASCII, space and tab: what RFC 9110 allows in a field value.
@@ -161,54 +163,6 @@ fn differs(header: &str, value: &str, body: &str) -> RouteError {
 
 fn missing(header: &str) -> RouteError {
     RouteError::HeaderMismatch(format!("required header {header} is missing"))
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard Base64 with padding (RFC 4648 §4).
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Decodes standard padded Base64; `None` on any malformed input.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    let quads = bytes.len() / 4;
-    for (q, quad) in bytes.chunks(4).enumerate() {
-        let pad = quad.iter().rev().take_while(|b| **b == b'=').count();
-        if pad > 2 || (pad > 0 && q + 1 != quads) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &b in &quad[..4 - pad] {
-            let v = ALPHABET.iter().position(|a| *a == b)?;
-            n = n << 6 | v as u32;
-        }
-        n <<= 6 * pad as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - pad]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -176,23 +176,10 @@ fn header_values_encode_as_the_spec_table_shows() {
 }
 
 #[test]
-fn base64_round_trips_every_length() {
-    let data: Vec<u8> = (0u8..=255).collect();
-    for len in 0..data.len() {
-        let encoded = base64_encode(&data[..len]);
-        assert_eq!(encoded.len() % 4, 0);
-        assert_eq!(
-            base64_decode(&encoded).as_deref(),
-            Some(&data[..len]),
-            "{len}"
-        );
-    }
-}
-
-#[test]
-fn malformed_base64_is_rejected() {
+fn malformed_base64_sentinel_is_rejected() {
     for text in ["a", "abc", "a===", "ab=c", "ab==abcd", "ab!d", "=?=="] {
-        assert_eq!(base64_decode(text), None, "{text}");
+        let value = format!("=?base64?{text}?=");
+        assert_eq!(decode_value(&value), None, "{value}");
     }
     assert_eq!(decode_value("=?base64?//79?="), None, "not UTF-8");
 }
