@@ -1,0 +1,108 @@
+"""A real MCP server (official `mcp` SDK 2.x, `MCPServer`) for the MCP gateway's e2e tests.
+
+Two flavours from one script, chosen with --mode:
+- `session`: Streamable HTTP with sessions (initialize, `Mcp-Session-Id`, 2025-11-25 and older);
+- `stateless`: the SDK's stateless HTTP mode (no `Mcp-Session-Id` on the handshake era either).
+Both also answer the 2026-07-28 stateless wire (`server/discover`, per-request `MCP-Protocol-Version`):
+the SDK serves it on every Streamable HTTP app, whatever the mode.
+
+Each flavour has `echo` (the same name on both, and on server-everything, so a gateway must
+prefix it), one tool of its own, one prompt, one resource and one resource template; every
+answer names the flavour so a test can tell which backend served a call.
+
+Serves at /mcp and prints `READY <port>` on stdout once it accepts connections (port 0 picks a
+free one).
+"""
+
+import argparse
+import asyncio
+import socket
+
+import uvicorn
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+MCP_PATH = "/mcp"
+
+
+def build_server(mode: str) -> MCPServer:
+    """The MCP server for `mode` ("session" or "stateless")."""
+    server = MCPServer(
+        name=f"py-{mode}",
+        version="1.0.0",
+        instructions=f"Test backend ({mode}): echo, a tool of its own, a prompt and notes.",
+    )
+
+    @server.tool(description="Returns the message, tagged with the backend that served it.")
+    def echo(message: str) -> str:
+        return f"{mode}: {message}"
+
+    if mode == "session":
+
+        @server.tool(description="Adds two integers.")
+        def add(a: int, b: int) -> int:
+            return a + b
+
+        @server.prompt(description="Asks for a greeting in a given style.")
+        def greeting(name: str, style: str = "friendly") -> str:
+            return f"[{mode}] Write a {style} greeting for {name}."
+
+    else:
+
+        @server.tool(description="Upper-cases the text.")
+        def shout(text: str) -> str:
+            return text.upper()
+
+        @server.prompt(description="Asks for a review of a piece of code.")
+        def review(code: str) -> str:
+            return f"[{mode}] Review this code:\n{code}"
+
+    @server.resource(f"notes://{mode}/readme", name=f"{mode}-readme", mime_type="text/plain")
+    def readme() -> str:
+        return f"readme of the {mode} backend"
+
+    @server.resource(f"notes://{mode}/topics/{{topic}}", name=f"{mode}-topic", mime_type="text/plain")
+    def topic(topic: str) -> str:
+        return f"{mode} notes on {topic}"
+
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["session", "stateless"], required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args()
+
+    app = build_server(args.mode).streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=args.mode == "stateless",
+        # The SDK turns on Host/Origin checks for 127.0.0.1; behind the gateway the Host is
+        # Envoy's, and Origin checks are the gateway's job, so the test backend accepts any.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
+
+    # Bind first, so the READY line carries the real port even when the kernel picked it.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+
+    async def serve() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.02)
+        print(f"READY {port}", flush=True)
+        await serving
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
