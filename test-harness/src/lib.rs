@@ -1,5 +1,5 @@
 //! Real-Envoy test harness: renders bootstraps from `envoy/` for either flavour of the gateway's
-//! filters, runs Envoy and Python children owned by the test, and serves fake upstreams in-process.
+//! filters, runs Envoy, Python and Node children owned by the test, and serves fake upstreams in-process.
 
 mod bootstrap;
 mod child;
@@ -8,6 +8,8 @@ mod error;
 mod fake_upstream;
 mod flavour;
 pub mod jsonrpc;
+mod mcp_backend;
+mod node;
 pub mod paths;
 mod prometheus;
 mod python;
@@ -19,6 +21,8 @@ pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
 pub use error::HarnessError;
 pub use fake_upstream::{FakeUpstream, RecordedRequest, Reply};
 pub use flavour::Flavour;
+pub use mcp_backend::{McpBackend, McpBackendKind};
+pub use node::EverythingServer;
 pub use paths::Artifacts;
 pub use prometheus::{Prometheus, Sample};
-pub use python::{pytest, PytestRun, PythonServer};
+pub use python::{pytest, McpServerMode, PytestRun, PythonServer, MCP_PATH};

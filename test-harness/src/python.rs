@@ -1,4 +1,5 @@
-//! Python children from the project venv: the a2a-sdk demo agent and pytest client suites.
+//! Python children from the project venv: the a2a-sdk demo agent, the `mcp` SDK test servers and
+//! pytest client suites.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,6 +16,29 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// `test-harness/clients/<name>`.
 pub fn client_script(name: &str) -> PathBuf {
     paths::repo_root().join("test-harness/clients").join(name)
+}
+
+/// Where every MCP test backend serves Streamable HTTP.
+pub const MCP_PATH: &str = "/mcp";
+
+/// Which flavour of `clients/mcp_server.py` to run. Both also serve the stateless 2026-07-28 wire:
+/// the SDK answers it on every Streamable HTTP app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpServerMode {
+    /// Handshake-era sessions: `initialize` answers with an `Mcp-Session-Id` the client must send.
+    Session,
+    /// The SDK's stateless HTTP mode: handshake-era requests carry no session either.
+    Stateless,
+}
+
+impl McpServerMode {
+    /// The script's `--mode` value.
+    pub fn arg(self) -> &'static str {
+        match self {
+            McpServerMode::Session => "session",
+            McpServerMode::Stateless => "stateless",
+        }
+    }
 }
 
 /// A Python server script that prints `READY <port>` once it accepts connections.
@@ -55,6 +79,17 @@ impl PythonServer {
     /// The real a2a-sdk echo agent (`clients/a2a_agent.py`) on a free port.
     pub async fn a2a_agent() -> Result<Self, HarnessError> {
         Self::start("a2a agent", client_script("a2a_agent.py"), &[]).await
+    }
+
+    /// A real `mcp` SDK server (`clients/mcp_server.py`) on a free port, serving at [`MCP_PATH`].
+    pub async fn mcp_server(mode: McpServerMode) -> Result<Self, HarnessError> {
+        let what = format!("mcp server ({})", mode.arg());
+        Self::start(
+            &what,
+            client_script("mcp_server.py"),
+            &["--mode", mode.arg()],
+        )
+        .await
     }
 
     /// Where the server listens.
