@@ -3,6 +3,8 @@
 //! the host. Not yet in the catalog.
 
 pub mod config;
+pub mod cursor;
+pub mod merge;
 pub mod naming;
 pub mod routing;
 pub mod session_token;

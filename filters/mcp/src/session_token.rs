@@ -36,6 +36,9 @@ const HEADER_LEN: usize = 1 + NONCE_LEN;
 /// Associated data: binds a token to this purpose and format version, so bytes sealed for
 /// something else with the same key (e.g. a pagination cursor) never open as a session.
 const AAD: &[u8] = b"ai-gateway mcp session v1";
+/// Associated data of [`Sealer::seal_for`] is this followed by the purpose. It differs from
+/// [`AAD`] at its 16th byte whatever the purpose, so no purpose can open a session token.
+const PURPOSE_AAD_PREFIX: &[u8] = b"ai-gateway mcp purpose:";
 /// Encrypted with a key to derive its id; distinct from GCM's own zero block (the hash key).
 const KEY_ID_BLOCK: [u8; 16] = *b"mcp-key-id-block";
 
@@ -219,7 +222,42 @@ impl Sealer {
         Ok(payload)
     }
 
+    /// Seals arbitrary bytes for another purpose than sessions (e.g. `"cursor tools/list v1"`)
+    /// with the first key; only [`Sealer::open_for`] with the same purpose opens them. Same
+    /// text format and nonce rule as [`Sealer::seal`].
+    pub fn seal_for(
+        &self,
+        purpose: &str,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<String, SealError> {
+        self.seal_with(&purpose_aad(purpose), plaintext, nonce)
+    }
+
+    /// Opens what [`Sealer::seal_for`] sealed for `purpose`; text longer than `max_chars` is
+    /// malformed without more work. No expiry: the caller puts a time in the bytes if needed.
+    pub fn open_for(
+        &self,
+        purpose: &str,
+        text: &str,
+        max_chars: usize,
+    ) -> Result<Vec<u8>, TokenError> {
+        if text.len() > max_chars {
+            return Err(TokenError::Malformed);
+        }
+        self.open_with(&purpose_aad(purpose), text)
+    }
+
     fn seal_bytes(&self, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> Result<String, SealError> {
+        self.seal_with(AAD, plaintext, nonce)
+    }
+
+    fn seal_with(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<String, SealError> {
         let key = self.keys.first().ok_or(SealError::NoKeys)?;
         let sealed = key
             .cipher
@@ -227,7 +265,7 @@ impl Sealer {
                 &Nonce::from(nonce),
                 Payload {
                     msg: plaintext,
-                    aad: AAD,
+                    aad,
                 },
             )
             .map_err(|_| SealError::Encrypt)?;
@@ -242,6 +280,10 @@ impl Sealer {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(TokenError::Malformed);
         }
+        self.open_with(AAD, token)
+    }
+
+    fn open_with(&self, aad: &[u8], token: &str) -> Result<Vec<u8>, TokenError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(token)
             .map_err(|_| TokenError::Malformed)?;
@@ -261,17 +303,15 @@ impl Sealer {
         candidates
             .find_map(|key| {
                 key.cipher
-                    .decrypt(
-                        &nonce,
-                        Payload {
-                            msg: sealed,
-                            aad: AAD,
-                        },
-                    )
+                    .decrypt(&nonce, Payload { msg: sealed, aad })
                     .ok()
             })
             .ok_or(TokenError::Tampered)
     }
+}
+
+fn purpose_aad(purpose: &str) -> Vec<u8> {
+    [PURPOSE_AAD_PREFIX, purpose.as_bytes()].concat()
 }
 
 #[cfg(test)]
@@ -464,6 +504,27 @@ mod tests {
         let token = sealer.seal_bytes(b"{\"not\":\"a session\"}", [7; NONCE_LEN]);
         assert_eq!(
             sealer.open(&token.unwrap(), NOW),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn purposes_never_open_each_other_nor_sessions() {
+        let sealer = sealer(&[key(1)]);
+        let session = sealed(&sealer, 7);
+        let cursor = sealer.seal_for("cursor a", b"{}", [8; NONCE_LEN]).unwrap();
+        assert_eq!(sealer.open_for("cursor a", &cursor, 100).unwrap(), b"{}");
+        assert_eq!(
+            sealer.open_for("cursor b", &cursor, 100),
+            Err(TokenError::Tampered)
+        );
+        assert_eq!(sealer.open(&cursor, NOW), Err(TokenError::Tampered));
+        assert_eq!(
+            sealer.open_for("session v1", &session, MAX_TOKEN_CHARS),
+            Err(TokenError::Tampered)
+        );
+        assert_eq!(
+            sealer.open_for("cursor a", &cursor, cursor.len() - 1),
             Err(TokenError::Malformed)
         );
     }
