@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use ai_gateway_core::jsonrpc::{Id, Response, INVALID_PARAMS};
+use serde_json::{Map, Value};
 
 use crate::merge::ListKind;
 use crate::session_token::{SealError, Sealer, TokenError, NONCE_LEN};
@@ -63,6 +64,9 @@ pub enum CursorError {
     /// Authentic, but its content is not a cursor (a bug, or an incompatible gateway version).
     #[error("invalid cursor (unreadable content)")]
     Content,
+    /// `params.cursor` is present but not a string.
+    #[error("invalid cursor (not a string)")]
+    NotText,
 }
 
 impl CursorError {
@@ -81,6 +85,7 @@ impl CursorError {
         match self {
             CursorError::Unopenable(err) => err.metric_tag(),
             CursorError::Content => "content",
+            CursorError::NotText => "not_text",
         }
     }
 }
@@ -168,12 +173,44 @@ impl Page {
         }
     }
 
+    /// The page a list request's `params` ask for (`params.cursor`; absent or null → first).
+    pub fn from_params(
+        sealer: &Sealer,
+        kind: ListKind,
+        params: Option<&Value>,
+    ) -> Result<Page, CursorError> {
+        match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => Ok(Page::First),
+            Some(Value::String(text)) => Page::from_client(sealer, kind, Some(text)),
+            Some(_) => Err(CursorError::NotText),
+        }
+    }
+
     /// What to send to a backend for this page.
     pub fn ask(&self, backend: &str) -> Ask<'_> {
         match self {
             Page::First => Ask::FirstPage,
             Page::Next(cursor) => cursor.ask(backend),
         }
+    }
+
+    /// The `params` of the list request to one backend: the client's params (its `_meta`
+    /// and anything else) with the client's cursor replaced by the backend's own; `None`
+    /// when the backend is not asked.
+    pub fn upstream_params(&self, backend: &str, client: Option<&Value>) -> Option<Value> {
+        let ask = self.ask(backend);
+        if ask == Ask::Skip {
+            return None;
+        }
+        let mut params = client
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_else(Map::new);
+        params.remove("cursor");
+        if let Some(cursor) = ask.cursor() {
+            params.insert("cursor".into(), Value::String(cursor.to_string()));
+        }
+        Some(Value::Object(params))
     }
 }
 

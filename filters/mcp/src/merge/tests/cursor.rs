@@ -1,6 +1,7 @@
 //! Pagination: sealed cursors across backends.
 
 use super::*;
+use crate::cursor::CursorError;
 
 #[test]
 fn cursor_round_trips_and_skips_exhausted_backends() {
@@ -133,4 +134,32 @@ fn cursors_stay_compact() {
         ((1 + NONCE_LEN + plaintext + 16) * 4).div_ceil(3)
     );
     assert!(text.len() < 240, "{} chars", text.len());
+}
+
+#[test]
+fn upstream_params_carry_the_backends_own_cursor_and_the_clients_meta() {
+    let sealer = sealer();
+    let text = PageCursor::new([("a", "a2")])
+        .seal(&sealer, ListKind::Tools, [3; NONCE_LEN])
+        .unwrap();
+    let client = json!({"cursor": text, "_meta": {"progressToken": 1}});
+    let page = Page::from_params(&sealer, ListKind::Tools, Some(&client)).unwrap();
+    assert_eq!(
+        page.upstream_params("a", Some(&client)),
+        Some(json!({"cursor": "a2", "_meta": {"progressToken": 1}}))
+    );
+    assert_eq!(page.upstream_params("b", Some(&client)), None);
+    let first = Page::from_params(&sealer, ListKind::Tools, None).unwrap();
+    assert_eq!(first, Page::First);
+    assert_eq!(first.upstream_params("b", None), Some(json!({})));
+    let null_cursor = json!({"cursor": null});
+    assert_eq!(
+        Page::from_params(&sealer, ListKind::Tools, Some(&null_cursor)),
+        Ok(Page::First)
+    );
+    let numeric = json!({"cursor": 7});
+    assert_eq!(
+        Page::from_params(&sealer, ListKind::Tools, Some(&numeric)),
+        Err(CursorError::NotText)
+    );
 }
