@@ -65,6 +65,52 @@ pub fn a2a_config(agents: &[AgentRoute]) -> Value {
     json!({ "agents": agents })
 }
 
+/// An MCP server behind the gateway's MCP endpoint: the `mcp` filter routes to its cluster.
+#[derive(Debug, Clone)]
+pub struct McpBackendRoute {
+    /// Backend name: the tool-name prefix, metric tag and part of the cluster name.
+    pub name: String,
+    /// Where the server listens.
+    pub upstream: SocketAddr,
+    /// Its MCP endpoint path.
+    pub path: String,
+}
+
+impl McpBackendRoute {
+    /// A backend serving MCP on `/mcp` (the SDKs' default).
+    pub fn new(name: &str, upstream: SocketAddr) -> Self {
+        McpBackendRoute {
+            name: name.to_string(),
+            upstream,
+            path: MCP_ENDPOINT_PATH.to_string(),
+        }
+    }
+
+    /// The Envoy cluster of this backend.
+    pub fn cluster(&self) -> String {
+        format!("mcp_{}", self.name)
+    }
+}
+
+/// The gateway's MCP endpoint path (fixed in the `mcp` filter for now).
+pub const MCP_ENDPOINT_PATH: &str = "/mcp";
+
+/// The `mcp` filter config for these backends, sealing sessions with `session_key` (base64 of
+/// 32 bytes), to extend with more fields.
+pub fn mcp_config(backends: &[McpBackendRoute], session_key: &str) -> Value {
+    let backends: Vec<Value> = backends
+        .iter()
+        .map(|backend| {
+            json!({
+                "name": backend.name,
+                "cluster": backend.cluster(),
+                "path": backend.path,
+            })
+        })
+        .collect();
+    json!({ "backends": backends, "session": { "keys": [session_key] } })
+}
+
 /// Dynamic metadata `<namespace>/<key> = <value>` that Envoy's `set_metadata` filter sets ahead
 /// of the gateway filters, as a filter upstream of ours would.
 #[derive(Debug, Clone)]
@@ -90,6 +136,8 @@ pub struct Bootstrap {
     pub filters: Vec<FilterEntry>,
     /// A2A agents routed by the gateway.
     pub agents: Vec<AgentRoute>,
+    /// MCP backends behind the MCP endpoint (none: no MCP route).
+    pub mcp_backends: Vec<McpBackendRoute>,
     /// Which build of the adapters Envoy loads (per bootstrap, so parallel tests may differ).
     pub artifacts: Artifacts,
     /// Dynamic metadata set by Envoy's `set_metadata` filter ahead of the gateway filters.
@@ -106,6 +154,7 @@ impl Bootstrap {
             admin: any_port,
             filters: Vec::new(),
             agents: Vec::new(),
+            mcp_backends: Vec::new(),
             artifacts: Artifacts::Release,
             preset_metadata: Vec::new(),
         }
@@ -142,6 +191,12 @@ impl Bootstrap {
         self
     }
 
+    /// Adds an MCP backend (and, with the first, the MCP endpoint route).
+    pub fn mcp_backend(mut self, backend: McpBackendRoute) -> Self {
+        self.mcp_backends.push(backend);
+        self
+    }
+
     /// The bootstrap YAML.
     pub fn render(&self) -> Result<String, HarnessError> {
         let values = Values::new()
@@ -165,6 +220,10 @@ impl Bootstrap {
 
     fn routes(&self) -> Result<String, HarnessError> {
         let mut out = String::new();
+        if !self.mcp_backends.is_empty() {
+            let values = Values::new().set("PATH", MCP_ENDPOINT_PATH);
+            out.push_str(&render_file("route-mcp.yaml", &values)?);
+        }
         for agent in &self.agents {
             let values = Values::new()
                 .set("PATH_PREFIX", agent.path_prefix.clone())
@@ -182,6 +241,13 @@ impl Bootstrap {
                 .set("NAME", agent.cluster())
                 .set("ADDRESS", agent.upstream.ip().to_string())
                 .set("PORT", agent.upstream.port().to_string());
+            out.push_str(&render_file("cluster.yaml", &values)?);
+        }
+        for backend in &self.mcp_backends {
+            let values = Values::new()
+                .set("NAME", backend.cluster())
+                .set("ADDRESS", backend.upstream.ip().to_string())
+                .set("PORT", backend.upstream.port().to_string());
             out.push_str(&render_file("cluster.yaml", &values)?);
         }
         Ok(out)
@@ -271,6 +337,32 @@ mod tests {
             yaml.contains(r#"value: "{\"signedCards\":\"keep\"}""#),
             "{yaml}"
         );
+    }
+
+    #[test]
+    fn mcp_backends_get_the_cluster_header_route_and_a_cluster_each() {
+        let a = McpBackendRoute::new("a", "127.0.0.1:8101".parse().unwrap());
+        let b = McpBackendRoute::new("b", "127.0.0.1:8102".parse().unwrap());
+        let config = mcp_config(&[a.clone(), b.clone()], "a2V5");
+        assert_eq!(config["backends"][1]["cluster"], "mcp_b");
+        assert_eq!(config["session"]["keys"][0], "a2V5");
+        let yaml = Bootstrap::new(Some(Flavour::DynamicModule))
+            .agent(demo())
+            .mcp_backend(a)
+            .mcp_backend(b)
+            .filter("mcp", config)
+            .render()
+            .unwrap();
+        assert!(
+            yaml.contains("cluster_header: x-ai-gateway-mcp-backend"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("path: \"/mcp\""), "{yaml}");
+        assert!(yaml.contains("name: mcp_a"), "{yaml}");
+        assert!(yaml.contains("port_value: 8102"), "{yaml}");
+        // The MCP route comes first, so no agent prefix can shadow a routed backend.
+        assert!(yaml.find("cluster_header").unwrap() < yaml.find("agent_demo").unwrap());
+        assert!(!yaml.contains("{{"), "{yaml}");
     }
 
     #[test]

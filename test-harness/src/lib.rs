@@ -15,7 +15,10 @@ mod prometheus;
 mod python;
 mod template;
 
-pub use bootstrap::{a2a_config, AgentRoute, Bootstrap, FilterEntry, PresetMetadata};
+pub use bootstrap::{
+    a2a_config, mcp_config, AgentRoute, Bootstrap, FilterEntry, McpBackendRoute, PresetMetadata,
+    MCP_ENDPOINT_PATH,
+};
 pub use child::OwnedChild;
 pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
 pub use error::HarnessError;

@@ -1,10 +1,48 @@
-//! MCP gateway filter (issue 4), being built bottom-up: the pure pieces first (configuration,
-//! sealed session tokens, naming, request classification), then the filter that wires them to
-//! the host. Not yet in the catalog.
+//! MCP gateway filter (issue 4): one MCP endpoint on Envoy fronting many MCP servers. Built in
+//! slices: configuration, sealed session tokens, naming and request classification are pure
+//! modules; [`filter`] wires them to the host (single-target routing so far; fan-out next).
+
+use std::sync::Arc;
+
+use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef, TagLimiter};
 
 pub mod config;
 pub mod cursor;
+pub mod filter;
 pub mod merge;
+pub mod metrics;
 pub mod naming;
 pub mod routing;
 pub mod session_token;
+
+use config::Settings;
+use filter::McpFilter;
+
+/// Parses the filter's JSON configuration into a factory.
+pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
+    Ok(Arc::new(McpFactory {
+        settings: Arc::new(Settings::from_json(config)?),
+        // Tool names become tags only once backends have listed them; no listings are kept
+        // yet, so every tool counts as `other` (a client cannot grow the stat set).
+        tool_tags: Arc::new(TagLimiter::default()),
+    }))
+}
+
+/// Creates one [`McpFilter`] per stream over the shared settings.
+struct McpFactory {
+    settings: Arc<Settings>,
+    tool_tags: Arc<TagLimiter>,
+}
+
+impl FilterFactory for McpFactory {
+    fn metrics(&self) -> &'static [MetricDef] {
+        &metrics::METRICS
+    }
+
+    fn new_filter(&self) -> Box<dyn HttpFilter> {
+        Box::new(McpFilter::new(
+            Arc::clone(&self.settings),
+            Arc::clone(&self.tool_tags),
+        ))
+    }
+}

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use ai_gateway_test_harness::{a2a_config, AgentRoute, Bootstrap, Flavour, HarnessError};
+use ai_gateway_test_harness::{
+    a2a_config, mcp_config, AgentRoute, Bootstrap, Flavour, HarnessError, McpBackendRoute,
+};
 use serde_json::Value;
 
 const USAGE: &str = "\
@@ -20,6 +22,14 @@ options:
                        an A2A agent: /a2a/NAME/... on the gateway is /... on ADDR:PORT (repeatable)
   --a2a-config JSON    fields merged into the a2a filter config derived from the agents,
                        e.g. '{\"publicBaseUrl\":\"http://127.0.0.1:10000\"}'
+  --mcp-backend NAME=ADDR:PORT
+                       an MCP server (endpoint /mcp) behind the gateway's /mcp: its tools are
+                       NAME_<tool> there (repeatable; adds the mcp filter and route)
+  --mcp-session-key B64
+                       the mcp filter's session key, base64 of 32 bytes (required with
+                       --mcp-backend; e.g. `head -c32 /dev/urandom | base64`)
+  --mcp-config JSON    fields merged into the mcp filter config derived from the backends,
+                       e.g. '{\"allowedOrigins\":[\"http://localhost:3000\"]}'
   --filter NAME        load this filter (config {}) instead of a2a, e.g. `empty` for
                        scripts/bench's floor (a diagnostic filter: only in scripts/build's
                        diagnostics build, CARGO_TARGET_DIR=<repo>/target/diagnostics)
@@ -54,6 +64,9 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut agents = Vec::new();
     let mut extra = Value::Object(Default::default());
     let mut filter: Option<String> = None;
+    let mut mcp_backends = Vec::new();
+    let mut mcp_key: Option<String> = None;
+    let mut mcp_extra = Value::Object(Default::default());
 
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -82,6 +95,18 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
                 extra = serde_json::from_str(value()?)
                     .map_err(|e| HarnessError::Usage(format!("--a2a-config: {e}")))?;
             }
+            "--mcp-backend" => {
+                let spec = value()?;
+                let (name, addr) = spec.split_once('=').ok_or_else(|| {
+                    HarnessError::Usage(format!("--mcp-backend {spec}: expected NAME=ADDR:PORT"))
+                })?;
+                mcp_backends.push(McpBackendRoute::new(name, parse_addr(flag, addr)?));
+            }
+            "--mcp-session-key" => mcp_key = Some(value()?.clone()),
+            "--mcp-config" => {
+                mcp_extra = serde_json::from_str(value()?)
+                    .map_err(|e| HarnessError::Usage(format!("--mcp-config: {e}")))?;
+            }
             "--filter" => filter = Some(value()?.clone()),
             other => return Err(HarnessError::Usage(format!("unknown argument {other}"))),
         }
@@ -91,13 +116,23 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut bootstrap = Bootstrap::new(flavour);
     bootstrap.listener = listen;
     bootstrap.admin = admin;
-    if let Some(name) = filter {
-        bootstrap = bootstrap.filter(&name, Value::Object(Default::default()));
+    if let Some(name) = &filter {
+        bootstrap = bootstrap.filter(name, Value::Object(Default::default()));
     } else if !agents.is_empty() {
         let mut config = a2a_config(&agents);
-        merge(&mut config, extra)?;
+        merge(&mut config, extra, "--a2a-config")?;
         bootstrap = bootstrap.filter("a2a", config);
     }
+    if filter.is_none() && !mcp_backends.is_empty() {
+        let key = mcp_key
+            .ok_or_else(|| HarnessError::Usage("--mcp-backend needs --mcp-session-key".into()))?;
+        let mut config = mcp_config(&mcp_backends, &key);
+        merge(&mut config, mcp_extra, "--mcp-config")?;
+        bootstrap = bootstrap.filter("mcp", config);
+    }
+    let bootstrap = mcp_backends
+        .into_iter()
+        .fold(bootstrap, Bootstrap::mcp_backend);
     Ok(agents.into_iter().fold(bootstrap, Bootstrap::agent))
 }
 
@@ -106,15 +141,13 @@ fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, HarnessError> {
         .map_err(|_| HarnessError::Usage(format!("{flag} {text}: expected ADDR:PORT")))
 }
 
-fn merge(config: &mut Value, extra: Value) -> Result<(), HarnessError> {
+fn merge(config: &mut Value, extra: Value, flag: &str) -> Result<(), HarnessError> {
     let Value::Object(extra) = extra else {
-        return Err(HarnessError::Usage(
-            "--a2a-config must be a JSON object".into(),
-        ));
+        return Err(HarnessError::Usage(format!("{flag} must be a JSON object")));
     };
     let object = config
         .as_object_mut()
-        .expect("a2a_config returns an object");
+        .expect("a2a_config and mcp_config return objects");
     object.extend(extra);
     Ok(())
 }
