@@ -221,6 +221,41 @@ fn resource_uris_and_templates_get_a_scheme_prefix() {
 }
 
 #[test]
+fn shared_uri_schemes_are_refused_in_never_mode() {
+    let merged = Merger::new(PrefixMode::Never).list(
+        ListKind::Resources,
+        &[
+            ok(
+                "a",
+                json!({"resources": [{"uri": "demo://1"}, {"uri": "a-only://x"}]}),
+            ),
+            ok(
+                "b",
+                json!({"resources": [{"uri": "demo://2"}, {"uri": "no scheme"}]}),
+            ),
+        ],
+    );
+    assert_eq!(names(&merged.value, ListKind::Resources), ["a-only://x"]);
+    let refused: Vec<(&str, &RefusalReason)> = merged
+        .value
+        .refused
+        .iter()
+        .map(|r| (r.name.as_str(), &r.reason))
+        .collect();
+    let shared = RefusalReason::Collision {
+        backends: vec!["a".into(), "b".into()],
+    };
+    assert_eq!(
+        refused,
+        [
+            ("demo://1", &shared),
+            ("demo://2", &shared),
+            ("no scheme", &RefusalReason::InvalidUri)
+        ]
+    );
+}
+
+#[test]
 fn known_listings_make_resources_and_templates_agree_on_bare_schemes() {
     let merger = Merger::new(PrefixMode::Conditional);
     let resources = [ok(
