@@ -5,9 +5,11 @@
 //! What counts as what, for every method:
 //! - [`Reply::Result`]: an answer. For 2026-07-28 results a `resultType` other than
 //!   `complete` is a failure (a fan-out request never asks for input).
-//! - [`Reply::Error`] with `-32601` (method not found) on a list method or
-//!   `logging/setLevel`: the backend does not offer that feature (e.g. no prompts). It adds
-//!   nothing and is not a failure. Any other JSON-RPC error is a failure.
+//! - [`Reply::Error`] with `-32601` (method not found) on a list method, `ping` or
+//!   `logging/setLevel`: the backend does not offer that feature (no prompts, no logging;
+//!   2026-07-28 servers have no `ping`) but is reachable. It adds nothing and is not a
+//!   failure. Any other JSON-RPC error is a failure; on `initialize` and `server/discover`
+//!   every error is.
 //! - [`Reply::Failed`]: no usable answer (timeout, reset, HTTP error, unparseable body).
 //!
 //! Failures follow each backend's [`FailureMode`]: a failOpen backend is left out and
@@ -160,18 +162,17 @@ impl ResultStyle {
     }
 }
 
-/// `ping` and `logging/setLevel`: an empty result once the failure rules are met.
+/// `ping` and `logging/setLevel` (`method` names them in errors): an empty result once the
+/// failure rules are met.
 pub fn merge_empty(
     method: FanOutMethod,
     style: ResultStyle,
     gateway: &GatewayInfo,
     replies: &[BackendReply<'_>],
 ) -> Result<Merged<Value>, FanOutError> {
-    let unsupported = match method {
-        FanOutMethod::LoggingSetLevel => Unsupported::AddsNothing,
-        _ => Unsupported::Fails,
-    };
-    let triage = triage(method.as_str(), replies, unsupported, |_| Ok(()))?;
+    let triage = triage(method.as_str(), replies, Unsupported::AddsNothing, |_| {
+        Ok(())
+    })?;
     let mut result = Map::new();
     stateless_fields(&mut result, style, gateway, &triage.answered);
     Ok(Merged {

@@ -468,9 +468,9 @@ fn ping_and_set_level_answer_empty_by_the_failure_rules() {
             FanOutMethod::Ping,
             vec![
                 ok("a", json!({})),
-                reply("b", FailureMode::FailOpen, not_found.clone()),
+                reply("b", FailureMode::FailClosed, not_found.clone()),
             ],
-            Ok(1),
+            Ok(0),
         ),
         (
             FanOutMethod::LoggingSetLevel,
