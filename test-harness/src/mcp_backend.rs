@@ -35,6 +35,19 @@ impl McpBackendKind {
     pub fn issues_sessions(self) -> bool {
         !matches!(self, McpBackendKind::PythonStateless)
     }
+
+    /// The HTTP status of a handshake-era request carrying a session id the server does not
+    /// know. The spec says 404, so clients re-initialize; server-everything answers 400
+    /// (`-32000 Bad Request: No valid session ID provided`), so a gateway that recovers lost
+    /// upstream sessions must treat that 400 as "session gone" too. The stateless server
+    /// ignores the header and serves the request (200).
+    pub fn unknown_session_status(self) -> u16 {
+        match self {
+            McpBackendKind::PythonSession => 404,
+            McpBackendKind::PythonStateless => 200,
+            McpBackendKind::Everything => 400,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -53,14 +66,30 @@ pub struct McpBackend {
 impl McpBackend {
     /// Starts `kind` on a free port and waits until it accepts connections.
     pub async fn start(kind: McpBackendKind) -> Result<Self, HarnessError> {
-        let server = match kind {
-            McpBackendKind::PythonSession => {
-                Server::Python(PythonServer::mcp_server(McpServerMode::Session).await?)
+        Self::start_on(kind, None).await
+    }
+
+    /// Kills this server and starts a fresh one of the same kind on the same port: an upstream
+    /// that lost every session it handed out, at the address the gateway knows.
+    pub async fn restart(self) -> Result<Self, HarnessError> {
+        let (kind, port) = (self.kind, self.addr().port());
+        drop(self);
+        Self::start_on(kind, Some(port)).await
+    }
+
+    async fn start_on(kind: McpBackendKind, port: Option<u16>) -> Result<Self, HarnessError> {
+        let python = |mode| PythonServer::mcp_server(mode, port.unwrap_or(0));
+        let server = match (kind, port) {
+            (McpBackendKind::PythonSession, _) => {
+                Server::Python(python(McpServerMode::Session).await?)
             }
-            McpBackendKind::PythonStateless => {
-                Server::Python(PythonServer::mcp_server(McpServerMode::Stateless).await?)
+            (McpBackendKind::PythonStateless, _) => {
+                Server::Python(python(McpServerMode::Stateless).await?)
             }
-            McpBackendKind::Everything => Server::Node(EverythingServer::start().await?),
+            (McpBackendKind::Everything, None) => Server::Node(EverythingServer::start().await?),
+            (McpBackendKind::Everything, Some(port)) => {
+                Server::Node(EverythingServer::start_on_port(port).await?)
+            }
         };
         Ok(McpBackend { kind, server })
     }

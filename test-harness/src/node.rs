@@ -63,6 +63,11 @@ impl EverythingServer {
         }
     }
 
+    /// Starts it on `port` (e.g. the port of a previous instance, to restart it in place).
+    pub async fn start_on_port(port: u16) -> Result<Self, HarnessError> {
+        Self::start_on(&everything_entry()?, port).await
+    }
+
     async fn start_on(entry: &Path, port: u16) -> Result<Self, HarnessError> {
         let workdir = tempfile::Builder::new()
             .prefix("node-")

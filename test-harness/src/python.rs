@@ -81,15 +81,13 @@ impl PythonServer {
         Self::start("a2a agent", client_script("a2a_agent.py"), &[]).await
     }
 
-    /// A real `mcp` SDK server (`clients/mcp_server.py`) on a free port, serving at [`MCP_PATH`].
-    pub async fn mcp_server(mode: McpServerMode) -> Result<Self, HarnessError> {
+    /// A real `mcp` SDK server (`clients/mcp_server.py`) serving at [`MCP_PATH`] on `port`
+    /// (0: a free one).
+    pub async fn mcp_server(mode: McpServerMode, port: u16) -> Result<Self, HarnessError> {
         let what = format!("mcp server ({})", mode.arg());
-        Self::start(
-            &what,
-            client_script("mcp_server.py"),
-            &["--mode", mode.arg()],
-        )
-        .await
+        let port = port.to_string();
+        let args = ["--mode", mode.arg(), "--port", &port];
+        Self::start(&what, client_script("mcp_server.py"), &args).await
     }
 
     /// Where the server listens.

@@ -1,6 +1,7 @@
 //! The MCP gateway's real peers, checked directly (no Envoy): each backend starts as an owned
-//! child, speaks the wire generations and session behaviour the gateway tests rely on, and passes
-//! the official `mcp` client suite (`clients/test_mcp_client.py`) in both connect modes.
+//! child, speaks the wire generations and session behaviour the gateway tests rely on (including
+//! how it answers a session it lost in a restart), and passes the official `mcp` client suite
+//! (`clients/test_mcp_client.py`) in both connect modes.
 
 mod support;
 
@@ -132,39 +133,46 @@ async fn client_suite_passes_in_both_modes(kind: McpBackendKind) {
     assert!(!run.output.contains("SKIPPED"), "{}", run.output);
 }
 
-/// POSTs one JSON-RPC message with the headers a Streamable HTTP client sends.
-async fn post(
-    url: &str,
-    protocol_version: Option<&str>,
-    method: &str,
-    body: Value,
-) -> reqwest::Response {
+/// POSTs one JSON-RPC message with the headers a Streamable HTTP client sends, plus `headers`.
+async fn post(url: &str, headers: &[(&str, &str)], body: Value) -> reqwest::Response {
     let mut request = support::http()
         .post(url)
         .header(CONTENT_TYPE, "application/json")
         .header(ACCEPT, "application/json, text/event-stream")
         .body(body.to_string());
-    if let Some(version) = protocol_version {
-        request = request
-            .header("mcp-protocol-version", version)
-            .header("mcp-method", method);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     request.send().await.unwrap()
 }
 
-/// The session behaviour and wire generations `McpBackendKind` claims, on the wire.
-async fn wire_matches_kind(kind: McpBackendKind) {
-    let backend = McpBackend::start(kind).await.unwrap();
-    let url = backend.url();
-    let initialize = json!({
+/// A handshake-era `initialize` request.
+fn initialize() -> Value {
+    json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {
             "protocolVersion": HANDSHAKE_VERSION,
             "capabilities": {},
             "clientInfo": { "name": "mcp_backends.rs", "version": "1" },
         },
-    });
-    let response = post(&url, None, "initialize", initialize).await;
+    })
+}
+
+/// `tools/list` within handshake-era session `session`.
+async fn list_tools_in_session(url: &str, session: &str) -> u16 {
+    let headers = [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", HANDSHAKE_VERSION),
+    ];
+    let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {} });
+    post(url, &headers, list).await.status().as_u16()
+}
+
+/// The session behaviour and wire generations `McpBackendKind` claims, on the wire.
+async fn wire_matches_kind(kind: McpBackendKind) {
+    let backend = McpBackend::start(kind).await.unwrap();
+    let url = backend.url();
+    let response = post(&url, &[], initialize()).await;
     assert_eq!(response.status(), 200, "{kind:?}: {}", backend.log());
     let session = response.headers().get("mcp-session-id").cloned();
     let text = response.text().await.unwrap();
@@ -185,7 +193,11 @@ async fn wire_matches_kind(kind: McpBackendKind) {
             "io.modelcontextprotocol/clientCapabilities": {},
         }},
     });
-    let response = post(&url, Some(STATELESS_VERSION), "server/discover", discover).await;
+    let headers = [
+        ("mcp-protocol-version", STATELESS_VERSION),
+        ("mcp-method", "server/discover"),
+    ];
+    let response = post(&url, &headers, discover).await;
     let status = response.status();
     let text = response.text().await.unwrap();
     let supported = format!("\"supportedVersions\":[\"{STATELESS_VERSION}\"]");
@@ -202,6 +214,29 @@ async fn wire_matches_kind(kind: McpBackendKind) {
             "{kind:?} server/discover: {text}"
         );
     }
+}
+
+/// A backend restarted in place has lost its sessions, and says so with the status
+/// `McpBackendKind::unknown_session_status` documents (what a gateway's recovery keys on).
+async fn restart_loses_sessions(kind: McpBackendKind) {
+    let backend = McpBackend::start(kind).await.unwrap();
+    let url = backend.url();
+    let response = post(&url, &[], initialize()).await;
+    assert_eq!(response.status(), 200, "{kind:?}: {}", backend.log());
+    let session = match response.headers().get("mcp-session-id") {
+        Some(id) => id.to_str().unwrap().to_string(),
+        None => "never-issued".to_string(),
+    };
+    assert_eq!(list_tools_in_session(&url, &session).await, 200, "{kind:?}");
+
+    let backend = backend.restart().await.unwrap();
+    assert_eq!(backend.url(), url, "restarted on the same port");
+    assert_eq!(
+        list_tools_in_session(&url, &session).await,
+        kind.unknown_session_status(),
+        "{kind:?} after restart: {}",
+        backend.log()
+    );
 }
 
 macro_rules! per_backend {
@@ -229,4 +264,8 @@ macro_rules! per_backend {
     };
 }
 
-per_backend!(client_suite_passes_in_both_modes, wire_matches_kind);
+per_backend!(
+    client_suite_passes_in_both_modes,
+    wire_matches_kind,
+    restart_loses_sessions,
+);
