@@ -5,8 +5,8 @@
 mod support;
 
 use ai_gateway_test_harness::{
-    jsonrpc, mcp_config, Bootstrap, Envoy, FakeUpstream, Flavour, McpBackendRoute, RecordedRequest,
-    MCP_ENDPOINT_PATH,
+    jsonrpc, mcp_config, Bootstrap, Envoy, FakeUpstream, Flavour, McpBackend, McpBackendKind,
+    McpBackendRoute, RecordedRequest, MCP_ENDPOINT_PATH,
 };
 use serde_json::{json, Value};
 
@@ -16,6 +16,7 @@ per_flavour!(
     prefixed_tools_reach_their_backend_without_the_prefix,
     client_routing_header_cannot_steer_the_request,
     bad_requests_are_answered_by_the_gateway,
+    a_real_stateless_mcp_server_answers_a_routed_call,
 );
 
 /// A session key for the config (base64 of the bytes 1..=32); no test opens a session.
@@ -283,4 +284,48 @@ async fn bad_requests_are_answered_by_the_gateway(flavour: Flavour) {
         let got = metric(&gateway.envoy, "mcp_requests_total", &labels, want).await;
         assert_eq!(got, want, "{method} {outcome}");
     }
+}
+
+/// The official `mcp` SDK's stateless server behind the gateway, called on the 2026-07-28 wire
+/// (no session needed): the prefixed call is served under the server's own tool name, and its
+/// answer (JSON or SSE, as the server chooses) streams back.
+async fn a_real_stateless_mcp_server_answers_a_routed_call(flavour: Flavour) {
+    let server = McpBackend::start(McpBackendKind::PythonStateless)
+        .await
+        .expect("the stateless Python MCP server starts (run scripts/setup)");
+    let route = McpBackendRoute::new("py", server.addr());
+    let bootstrap = Bootstrap::new(Some(flavour))
+        .filter("mcp", mcp_config(std::slice::from_ref(&route), SESSION_KEY))
+        .mcp_backend(route);
+    let envoy = Envoy::start(&bootstrap)
+        .await
+        .expect("Envoy starts with the mcp filter");
+    let version = "2026-07-28";
+    let body = json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {
+            "name": "py_echo",
+            "arguments": { "message": "through the gateway" },
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": version,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            },
+        },
+    });
+    let response = http()
+        .post(format!("{}{MCP_ENDPOINT_PATH}", envoy.gateway_url()))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", version)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "py_echo")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a complete body");
+    assert_eq!(status, 200, "{text}\n{}", server.log());
+    assert!(text.contains("stateless: through the gateway"), "{text}");
+    assert!(text.contains("\"id\":9"), "{text}");
 }
