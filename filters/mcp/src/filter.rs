@@ -18,7 +18,7 @@ use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel, TagLimiter}
 use crate::config::Settings;
 use crate::metrics::{self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS};
 use crate::routing::headers::{self, McpHeaders};
-use crate::routing::{self, FanOutMethod, Listings, Route, RouteError, SingleMethod, SingleTarget};
+use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
 use replies::Reply;
 
 /// The request header naming the backend's Envoy cluster; the MCP route forwards with
@@ -327,19 +327,6 @@ impl HttpFilter for McpFilter {
         );
         let elapsed_ms = host.monotonic_nanos().saturating_sub(self.started_nanos) / 1_000_000;
         host.histogram_record(REQUEST_DURATION_MS, &[self.method, backend], elapsed_ms);
-    }
-}
-
-impl Reply {
-    /// The answer to a message that could not be routed: 400 for a body that is not one
-    /// JSON-RPC message (the transport's "cannot accept the input"), the spec's status where it
-    /// fixes one (-32020 → 400), else 200 with the error in the body.
-    fn route_error(err: &RouteError, id: Id) -> Reply {
-        let status = err.http_status().unwrap_or(match err {
-            RouteError::Malformed(_) => 400,
-            _ => 200,
-        });
-        Reply::from_response(status, err.response(id), "mcp_route_error")
     }
 }
 

@@ -2,6 +2,8 @@
 
 use ai_gateway_core::jsonrpc::{Id, Message, Response, INVALID_REQUEST};
 
+use crate::routing::RouteError;
+
 /// A local reply the filter sends instead of forwarding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Reply {
@@ -24,6 +26,17 @@ impl Reply {
             Response::error(id, code, message),
             "mcp_local_error",
         )
+    }
+
+    /// The answer to a message that could not be routed: 400 for a body that is not one
+    /// JSON-RPC message (the transport's "cannot accept the input"), the spec's status where it
+    /// fixes one (-32020 → 400), else 200 with the error in the body.
+    pub fn route_error(err: &RouteError, id: Id) -> Reply {
+        let status = err.http_status().unwrap_or(match err {
+            RouteError::Malformed(_) => 400,
+            _ => 200,
+        });
+        Reply::from_response(status, err.response(id), "mcp_route_error")
     }
 
     /// `response` (an error response) sent with `status`.
