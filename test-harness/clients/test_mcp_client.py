@@ -14,7 +14,8 @@ be there comes from the environment.
         (optional per mode).
 - MCP_MODES: comma-separated connect modes to run, default "auto,legacy". `auto` lets the SDK
   probe `server/discover` (2026-07-28) and fall back to initialize; `legacy` forces the
-  initialize handshake (session-based protocol).
+  initialize handshake (session-based protocol); a modern version such as `2026-07-28` adopts it
+  without probing (and fails against a server that does not speak it).
 """
 
 import asyncio
