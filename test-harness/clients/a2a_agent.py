@@ -12,9 +12,7 @@ Prints `READY <port>` on stdout once it accepts connections (port 0 picks a free
 
 import argparse
 import asyncio
-import socket
 
-import uvicorn
 from starlette.applications import Starlette
 
 from a2a.helpers import new_task_from_user_message, new_text_message, new_text_part
@@ -35,6 +33,8 @@ from a2a.types.a2a_pb2 import (
     AgentSkill,
     Role,
 )
+
+from serve import bind, serve
 
 LEGACY_CARD_PATH = "/.well-known/agent.json"
 REST_PREFIX = "/rest"
@@ -127,24 +127,8 @@ def main() -> None:
     args = parser.parse_args()
 
     # Bind first, so the card can carry the real port even when it was picked by the kernel.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    port = sock.getsockname()[1]
-    app = build_app(f"http://{args.host}:{port}", args.word_delay)
-
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-
-    async def serve() -> None:
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.02)
-        print(f"READY {port}", flush=True)
-        await serving
-
-    asyncio.run(serve())
+    sock, port = bind(args.host, args.port)
+    serve(build_app(f"http://{args.host}:{port}", args.word_delay), sock, port)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,11 @@ free one).
 """
 
 import argparse
-import asyncio
-import socket
-
-import uvicorn
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+
+from serve import bind, serve
 
 MCP_PATH = "/mcp"
 
@@ -85,23 +83,8 @@ def main() -> None:
     )
 
     # Bind first, so the READY line carries the real port even when the kernel picked it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    port = sock.getsockname()[1]
-
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-
-    async def serve() -> None:
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.02)
-        print(f"READY {port}", flush=True)
-        await serving
-
-    asyncio.run(serve())
+    sock, port = bind(args.host, args.port)
+    serve(app, sock, port)
 
 
 if __name__ == "__main__":
