@@ -4,21 +4,29 @@
 //! cleared: Envoy's router then forwards it with `cluster_header`) or answers it locally with
 //! the JSON-RPC error the spec asks for. Responses of routed requests stream back unchanged.
 //!
-//! Not yet: fan-out methods (`initialize`, `tools/list`, …) are answered with -32601 (see
-//! [`McpFilter::fan_out`], where the merge will plug in), and sessions (`Mcp-Session-Id` is
-//! removed from routed requests so a gateway token never reaches a backend).
+//! Fan-out methods (`initialize`, `tools/list`, …) become one callout per backend, merged
+//! and answered locally ([`fanout`]). Sessions: `initialize` returns a sealed token holding
+//! every backend's own session; later requests present it (unknown, tampered or expired:
+//! 404) and each backend receives its own session id, never the gateway's token.
 
+mod fanout;
 mod replies;
+mod upstream;
 
 use std::sync::Arc;
 
 use ai_gateway_core::jsonrpc::{Id, Message, Request, INTERNAL_ERROR, METHOD_NOT_FOUND};
-use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel, TagLimiter};
+use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
 
 use crate::config::Settings;
-use crate::metrics::{self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS};
+use crate::listing_cache::ListingCache;
+use crate::metrics::{
+    self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
+};
 use crate::routing::headers::{self, McpHeaders};
 use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
+use crate::session_token::SessionPayload;
+pub use fanout::SUPPORTED_VERSIONS;
 use replies::Reply;
 
 /// The request header naming the backend's Envoy cluster; the MCP route forwards with
@@ -38,6 +46,8 @@ enum Phase {
     Buffering,
     /// Sent to a backend through Envoy's router.
     Forwarded,
+    /// Waiting for the callouts of a fan-out.
+    FanningOut,
     /// Answered by the gateway itself.
     Answered,
 }
@@ -45,7 +55,7 @@ enum Phase {
 /// One HTTP stream through the MCP filter.
 pub struct McpFilter {
     settings: Arc<Settings>,
-    tool_tags: Arc<TagLimiter>,
+    cache: Arc<ListingCache>,
     phase: Phase,
     started_nanos: u64,
     method: &'static str,
@@ -57,14 +67,24 @@ pub struct McpFilter {
     /// The JSON-RPC error code the gateway answered with, for the `outcome` tag.
     jsonrpc_error: Option<i64>,
     recorded: bool,
+    /// The client's `Mcp-Session-Id` (the gateway's token), read before it is removed.
+    token: Option<String>,
+    /// The opened token.
+    session: Option<SessionPayload>,
+    /// The client's `MCP-Protocol-Version` header.
+    client_version: Option<String>,
+    /// The outstanding fan-out.
+    fan: Option<fanout::FanOut>,
+    /// The token an `initialize` answer carries.
+    session_created: Option<String>,
 }
 
 impl McpFilter {
-    /// A filter for one stream; `tool_tags` bounds the `tool` metric tag.
-    pub fn new(settings: Arc<Settings>, tool_tags: Arc<TagLimiter>) -> Self {
+    /// A filter for one stream; `cache` holds this process's last listings.
+    pub fn new(settings: Arc<Settings>, cache: Arc<ListingCache>) -> Self {
         McpFilter {
             settings,
-            tool_tags,
+            cache,
             phase: Phase::PassThrough,
             started_nanos: 0,
             method: metrics::UNREAD,
@@ -73,6 +93,36 @@ impl McpFilter {
             status: None,
             jsonrpc_error: None,
             recorded: false,
+            token: None,
+            session: None,
+            client_version: None,
+            fan: None,
+            session_created: None,
+        }
+    }
+
+    /// Opens the client's token; `false` when it was refused (answered 404, counted).
+    fn open_session(&mut self, host: &mut dyn Host) -> bool {
+        let Some(token) = self.token.take() else {
+            return true;
+        };
+        match self.settings.sealer.open(&token, host.unix_seconds()) {
+            Ok(payload) => {
+                self.session = Some(payload);
+                true
+            }
+            Err(err) => {
+                host.counter_add(SESSIONS_TOTAL, &["rejected", err.metric_tag()], 1);
+                self.answer(
+                    host,
+                    Reply::refused(
+                        404,
+                        &format!("Session not found: {err}"),
+                        "mcp_session_rejected",
+                    ),
+                );
+                false
+            }
         }
     }
 
@@ -120,11 +170,18 @@ impl McpFilter {
         if let Err(err) = headers::check(&mcp_headers, &message, &route) {
             return self.answer(host, Reply::route_error(&err, id));
         }
+        self.client_version = version.clone();
+        if route == Route::FanOut(FanOutMethod::Initialize) {
+            // A new session: an old token plays no part.
+            self.token = None;
+        } else if !self.open_session(host) {
+            return Action::Pause;
+        }
         match (route, &message) {
             (Route::Single(single), Message::Request(request)) => {
                 self.forward(host, request, &single)
             }
-            (Route::FanOut(fan_out), _) => self.fan_out(host, fan_out, id),
+            (Route::FanOut(fan_out), _) => self.fan_out(host, fan_out, &message),
             (Route::Unknown(method), _) => self.answer(
                 host,
                 Reply::jsonrpc(
@@ -148,43 +205,21 @@ impl McpFilter {
         }
     }
 
-    /// Where fan-out (parallel callouts to every backend, merged into one local answer) plugs
-    /// in. Until it exists, a clear -32601.
-    fn fan_out(&mut self, host: &mut dyn Host, method: FanOutMethod, id: Id) -> Action {
-        if method == FanOutMethod::Initialized {
-            return self.answer(
-                host,
-                Reply::jsonrpc(
-                    400,
-                    Id::Null,
-                    METHOD_NOT_FOUND,
-                    "notifications/initialized is not supported by this gateway yet",
-                ),
-            );
-        }
-        self.answer(
-            host,
-            Reply::jsonrpc(
-                200,
-                id,
-                METHOD_NOT_FOUND,
-                format!("{} is not supported by this gateway yet", method.as_str()),
-            ),
-        )
-    }
-
     /// Rewrites a single-target request for its backend and lets Envoy's router send it there.
     fn forward(&mut self, host: &mut dyn Host, request: &Request, single: &SingleTarget) -> Action {
+        let tables = self.cache.snapshot();
         if single.method == SingleMethod::ToolsCall {
-            self.tool = self.tool_tags.limit(single.target.value()).to_string();
+            self.tool = tables.tool_tags.limit(single.target.value()).to_string();
         }
-        // No listing tables yet: in `always` prefix mode the prefix alone names the backend.
-        let routed = match routing::route_single(
-            &self.settings.naming,
-            &Listings::default(),
-            request,
-            single,
-        ) {
+        // In `always` prefix mode the prefix alone names the backend; the other modes need
+        // this process's last listings.
+        let listings = Listings {
+            tools: tables.tools.as_deref(),
+            prompts: tables.prompts.as_deref(),
+            resources: tables.resources.as_deref(),
+        };
+        let routed = match routing::route_single(&self.settings.naming, &listings, request, single)
+        {
             Ok(routed) => routed,
             Err(err) => return self.answer(host, Reply::route_error(&err, request.id.clone())),
         };
@@ -223,6 +258,12 @@ impl McpFilter {
         for (name, value) in &backend.headers {
             host.set_header(Direction::Request, name, value);
         }
+        if let Some(session) = self.upstream_session(&backend.name) {
+            host.set_header(Direction::Request, "mcp-session-id", session);
+        }
+        if let Some(version) = self.backend_version(&backend.name) {
+            host.set_header(Direction::Request, "mcp-protocol-version", version);
+        }
         host.set_header(Direction::Request, BACKEND_HEADER, &backend.cluster);
         // Envoy chose the route before this filter ran; a dynamic module's header writes do not
         // make it look again (Wasm's do, but only for ABI 0.2.1 modules), so ask explicitly.
@@ -254,6 +295,7 @@ impl HttpFilter for McpFilter {
         self.phase = Phase::Buffering;
         self.started_nanos = host.monotonic_nanos();
         // The client's gateway session token is never forwarded upstream.
+        self.token = host.header(Direction::Request, "mcp-session-id");
         host.remove_header(Direction::Request, "mcp-session-id");
 
         let origin = host.header(Direction::Request, "origin");
@@ -263,7 +305,15 @@ impl HttpFilter for McpFilter {
                 Reply::refused(403, "Origin not allowed", "mcp_origin_refused"),
             );
         }
-        if host.header(Direction::Request, ":method").as_deref() != Some("POST") {
+        let http_method = host.header(Direction::Request, ":method");
+        if http_method.as_deref() == Some("DELETE") && self.token.is_some() {
+            self.method = "delete";
+            if !self.open_session(host) {
+                return Action::Pause;
+            }
+            return self.end_session(host);
+        }
+        if http_method.as_deref() != Some("POST") {
             return self.answer(
                 host,
                 Reply::refused(
@@ -288,7 +338,7 @@ impl HttpFilter for McpFilter {
     fn on_request_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         match self.phase {
             Phase::Buffering => {}
-            Phase::Answered => return Action::Pause,
+            Phase::Answered | Phase::FanningOut => return Action::Pause,
             Phase::PassThrough | Phase::Forwarded => return Action::Continue,
         }
         let body = host.body(Direction::Request);
@@ -303,11 +353,17 @@ impl HttpFilter for McpFilter {
 
     fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
         if self.phase == Phase::Forwarded {
+            // The client holds the gateway's token; a backend's own session id stays here.
+            host.remove_header(Direction::Response, "mcp-session-id");
             self.status = host
                 .header(Direction::Response, ":status")
                 .and_then(|s| s.trim().parse().ok());
         }
         Action::Continue
+    }
+
+    fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {
+        self.callout_done(host, id, result);
     }
 
     fn on_stream_done(&mut self, host: &mut dyn Host) {

@@ -1,14 +1,15 @@
 //! MCP gateway filter (issue 4): one MCP endpoint on Envoy fronting many MCP servers. Built in
 //! slices: configuration, sealed session tokens, naming and request classification are pure
-//! modules; [`filter`] wires them to the host (single-target routing so far; fan-out next).
+//! modules; [`filter`] wires them to the host (single-target routing, fan-out, sessions).
 
 use std::sync::Arc;
 
-use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef, TagLimiter};
+use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 
 pub mod config;
 pub mod cursor;
 pub mod filter;
+pub mod listing_cache;
 pub mod merge;
 pub mod metrics;
 pub mod naming;
@@ -17,21 +18,22 @@ pub mod session_token;
 
 use config::Settings;
 use filter::McpFilter;
+use listing_cache::ListingCache;
 
 /// Parses the filter's JSON configuration into a factory.
 pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
     Ok(Arc::new(McpFactory {
         settings: Arc::new(Settings::from_json(config)?),
-        // Tool names become tags only once backends have listed them; no listings are kept
-        // yet, so every tool counts as `other` (a client cannot grow the stat set).
-        tool_tags: Arc::new(TagLimiter::default()),
+        // Tool names become tags only once backends have listed them (a client cannot grow
+        // the stat set).
+        cache: Arc::new(ListingCache::default()),
     }))
 }
 
 /// Creates one [`McpFilter`] per stream over the shared settings.
 struct McpFactory {
     settings: Arc<Settings>,
-    tool_tags: Arc<TagLimiter>,
+    cache: Arc<ListingCache>,
 }
 
 impl FilterFactory for McpFactory {
@@ -42,7 +44,7 @@ impl FilterFactory for McpFactory {
     fn new_filter(&self) -> Box<dyn HttpFilter> {
         Box::new(McpFilter::new(
             Arc::clone(&self.settings),
-            Arc::clone(&self.tool_tags),
+            Arc::clone(&self.cache),
         ))
     }
 }

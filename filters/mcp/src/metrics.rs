@@ -16,8 +16,14 @@ pub const REQUESTS_TOTAL: MetricId = MetricId(0);
 /// `mcp_request_duration_ms{method, backend}`.
 pub const REQUEST_DURATION_MS: MetricId = MetricId(1);
 
+/// `mcp_fanout_failures_total{method, backend}`: a backend failed during a fan-out (recorded
+/// only on failure, so it costs nothing on the happy path).
+pub const FANOUT_FAILURES_TOTAL: MetricId = MetricId(2);
+/// `mcp_sessions_total{event, reason}`: `created`/`none`, `rejected`/<why the token failed>.
+pub const SESSIONS_TOTAL: MetricId = MetricId(3);
+
 /// Every metric of the filter, indexed by the ids above.
-pub static METRICS: [MetricDef; 2] = [
+pub static METRICS: [MetricDef; 4] = [
     MetricDef {
         name: "mcp_requests_total",
         kind: MetricKind::Counter,
@@ -27,6 +33,16 @@ pub static METRICS: [MetricDef; 2] = [
         name: "mcp_request_duration_ms",
         kind: MetricKind::Histogram,
         tag_keys: &["method", "backend"],
+    },
+    MetricDef {
+        name: "mcp_fanout_failures_total",
+        kind: MetricKind::Counter,
+        tag_keys: &["method", "backend"],
+    },
+    MetricDef {
+        name: "mcp_sessions_total",
+        kind: MetricKind::Counter,
+        tag_keys: &["event", "reason"],
     },
 ];
 
@@ -100,6 +116,11 @@ mod tests {
             METRICS[REQUEST_DURATION_MS.0].name,
             "mcp_request_duration_ms"
         );
+        assert_eq!(
+            METRICS[FANOUT_FAILURES_TOTAL.0].name,
+            "mcp_fanout_failures_total"
+        );
+        assert_eq!(METRICS[SESSIONS_TOTAL.0].name, "mcp_sessions_total");
     }
 
     #[test]

@@ -120,6 +120,11 @@ impl NameTable {
         self.by_upstream.get(&key).map(String::as_str)
     }
 
+    /// Every client-facing name (in no particular order).
+    pub fn client_names(&self) -> impl Iterator<Item = &str> {
+        self.by_client.keys().map(String::as_str)
+    }
+
     /// How many client-facing names the table holds.
     pub fn len(&self) -> usize {
         self.by_client.len()

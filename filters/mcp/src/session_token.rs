@@ -103,6 +103,9 @@ pub struct SessionPayload {
     /// Backend name → the `Mcp-Session-Id` that backend issued (stateless backends absent).
     #[serde(rename = "s", default)]
     pub upstream_sessions: BTreeMap<String, String>,
+    /// Backend name → the protocol version it negotiated (its `MCP-Protocol-Version`).
+    #[serde(rename = "b", default)]
+    pub backend_versions: BTreeMap<String, String>,
     /// When the session was created, in seconds since the Unix epoch.
     #[serde(rename = "t")]
     pub issued_at: u64,
@@ -357,6 +360,7 @@ mod tests {
                     "9f86d081884c7d659a2feaa0c55ad015".to_string(),
                 ),
             ]),
+            backend_versions: Default::default(),
             issued_at: NOW,
         }
     }
@@ -389,6 +393,7 @@ mod tests {
             client_capabilities: Value::Null,
             client_info: json!({}),
             upstream_sessions: BTreeMap::new(),
+            backend_versions: Default::default(),
             issued_at: NOW,
         };
         let sealer = sealer(&[key(1)]);

@@ -329,6 +329,7 @@ fn the_first_key_seals_and_the_second_still_opens() {
         client_capabilities: json!({}),
         client_info: json!({"name": "t", "version": "1"}),
         upstream_sessions: BTreeMap::new(),
+        backend_versions: Default::default(),
         issued_at: 1_800_000_000,
     };
     let token = settings.sealer.seal(&payload, [3; 12]).unwrap();

@@ -26,7 +26,7 @@ fn filter() -> McpFilter {
 }
 
 fn filter_with(extra: Value) -> McpFilter {
-    McpFilter::new(settings(extra), Arc::new(TagLimiter::default()))
+    McpFilter::new(settings(extra), Arc::new(ListingCache::default()))
 }
 
 fn post(extra: &[(&str, &str)]) -> FakeHost {
@@ -135,13 +135,17 @@ fn backend_path_host_and_headers_are_applied() {
 #[test]
 fn client_routing_header_and_session_token_are_removed() {
     let mut filter = filter();
-    let mut host = post(&[(BACKEND_HEADER, "mcp_b"), ("mcp-session-id", "token")]);
+    let mut host = post(&[(BACKEND_HEADER, "mcp_b")]);
     send(&mut filter, &mut host, &call("a_echo"));
     assert_eq!(
         host.header(Direction::Request, BACKEND_HEADER).as_deref(),
         Some("mcp_a")
     );
+    // A token that does not open is refused (404) and never forwarded.
+    let mut host = post(&[("mcp-session-id", "token")]);
+    send(&mut filter_with(json!({})), &mut host, &call("a_echo"));
     assert_eq!(host.header(Direction::Request, "mcp-session-id"), None);
+    assert_eq!(reply_json(&host).0, 404);
 
     // Even on a request the filter does not answer, and one it refuses.
     let mut other = FakeHost::with_request_headers(&[
@@ -285,24 +289,6 @@ fn non_post_methods_get_405() {
 }
 
 #[test]
-fn fan_out_methods_are_not_supported_yet() {
-    let mut host = post(&[]);
-    send(
-        &mut filter(),
-        &mut host,
-        r#"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#,
-    );
-    let (status, body) = reply_json(&host);
-    assert_eq!(status, 200);
-    assert_eq!(body["id"], "x");
-    assert_eq!(body["error"]["code"], -32601);
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("tools/list is not supported by this gateway yet"));
-}
-
-#[test]
 fn unknown_methods_are_method_not_found_and_notifications_400() {
     let mut host = post(&[]);
     send(
@@ -383,3 +369,5 @@ fn stream_done_records_once() {
         1
     );
 }
+
+mod fan_out;

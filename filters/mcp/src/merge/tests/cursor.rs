@@ -95,6 +95,7 @@ fn forged_cursor_is_refused() {
                 client_capabilities: json!({}),
                 client_info: json!({}),
                 upstream_sessions: Default::default(),
+                backend_versions: Default::default(),
                 issued_at: 1,
             },
             [4; NONCE_LEN],
