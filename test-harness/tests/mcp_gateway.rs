@@ -19,10 +19,15 @@ per_flavour!(
     the_sdk_client_in_auto_mode_reaches_the_2026_backends,
     a_tampered_session_token_is_404,
     a_killed_backend_is_left_out_of_lists,
+    a_session_opened_on_one_envoy_works_on_another_with_the_key,
+    a_killed_fail_closed_backend_is_a_clear_error,
+    rotated_keys_still_open_old_tokens_and_a_removed_key_is_404,
 );
 
 /// A session key for the config (base64 of the bytes 1..=32).
 const SESSION_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+/// The key that replaces it in the rotation test (base64 of 32 bytes 0x42).
+const NEW_SESSION_KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
 
 /// Backend names, which are the prefixes the client sees.
 fn name_of(kind: McpBackendKind) -> &'static str {
@@ -37,10 +42,17 @@ fn name_of(kind: McpBackendKind) -> &'static str {
 struct Gateway {
     backends: Vec<McpBackend>,
     envoy: Envoy,
+    /// What `envoy` runs, to start another replica.
+    bootstrap: Bootstrap,
 }
 
 impl Gateway {
     async fn start(flavour: Flavour, kinds: &[McpBackendKind]) -> Gateway {
+        Gateway::start_with(flavour, kinds, json!({})).await
+    }
+
+    /// With top-level config fields `extra` added.
+    async fn start_with(flavour: Flavour, kinds: &[McpBackendKind], extra: Value) -> Gateway {
         let mut backends = Vec::new();
         for kind in kinds {
             backends.push(
@@ -64,6 +76,9 @@ impl Gateway {
             entry["host"] = json!(backend.addr().to_string());
         }
         config["timeoutMs"] = json!(5000);
+        if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+            config.extend(extra);
+        }
         let bootstrap = routes
             .into_iter()
             .fold(Bootstrap::new(Some(flavour)), Bootstrap::mcp_backend)
@@ -71,11 +86,21 @@ impl Gateway {
         let envoy = Envoy::start(&bootstrap)
             .await
             .expect("Envoy starts with the mcp filter");
-        Gateway { backends, envoy }
+        Gateway {
+            backends,
+            envoy,
+            bootstrap,
+        }
     }
 
     fn url(&self) -> String {
         format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url())
+    }
+
+    /// Kills the backend of `kind` (dropping it ends its process).
+    fn kill(&mut self, kind: McpBackendKind) {
+        let at = self.backends.iter().position(|b| b.kind() == kind).unwrap();
+        drop(self.backends.remove(at));
     }
 
     fn logs(&self) -> String {
@@ -149,6 +174,24 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .expect("initialize returns the gateway's session token")
             .to_string()
+    }
+
+    /// Another Envoy in front of the same backends, its mcp config changed by `edit`.
+    async fn replica(&self, edit: impl Fn(&mut Value)) -> Gateway {
+        let mut bootstrap = self.bootstrap.clone();
+        for filter in &mut bootstrap.filters {
+            if filter.name == "mcp" {
+                edit(&mut filter.config);
+            }
+        }
+        let envoy = Envoy::start(&bootstrap)
+            .await
+            .expect("a second Envoy starts");
+        Gateway {
+            backends: Vec::new(),
+            envoy,
+            bootstrap,
+        }
     }
 
     async fn tool_names(&self, token: &str) -> Vec<String> {
@@ -292,13 +335,7 @@ async fn a_killed_backend_is_left_out_of_lists(flavour: Flavour) {
     let token = gateway.initialize().await;
     let before = gateway.tool_names(&token).await;
     assert!(before.contains(&"session_echo".to_string()), "{before:?}");
-    // Dropping the backend kills its process.
-    let killed = gateway
-        .backends
-        .iter()
-        .position(|b| b.kind() == McpBackendKind::PythonSession)
-        .unwrap();
-    drop(gateway.backends.remove(killed));
+    gateway.kill(McpBackendKind::PythonSession);
     let after = gateway.tool_names(&token).await;
     assert!(
         !after.iter().any(|n| n.starts_with("session_")),
@@ -306,4 +343,83 @@ async fn a_killed_backend_is_left_out_of_lists(flavour: Flavour) {
     );
     assert!(after.contains(&"stateless_echo".to_string()), "{after:?}");
     assert!(after.contains(&"everything_echo".to_string()), "{after:?}");
+}
+
+/// Sessions live in the token, not in a gateway process: a second Envoy with the same key
+/// (another replica, or this one restarted) serves the session, and each backend still gets
+/// its own upstream session (server-everything refuses requests without its session).
+async fn a_session_opened_on_one_envoy_works_on_another_with_the_key(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
+    let token = gateway.initialize().await;
+    let second = gateway.replica(|_| {}).await;
+    let tools = second.tool_names(&token).await;
+    for expected in ["session_echo", "stateless_echo", "everything_echo"] {
+        assert!(tools.contains(&expected.to_string()), "{tools:?}");
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                      "params": {"name": "everything_echo", "arguments": {"message": "replica"}}});
+    let (status, _, body) = second
+        .post(
+            &[
+                ("mcp-session-id", &token),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            call,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("Echo: replica"), "{body}");
+}
+
+async fn a_killed_fail_closed_backend_is_a_clear_error(flavour: Flavour) {
+    let kinds = [
+        McpBackendKind::PythonSession,
+        McpBackendKind::PythonStateless,
+    ];
+    let mut gateway =
+        Gateway::start_with(flavour, &kinds, json!({ "failureMode": "failClosed" })).await;
+    let token = gateway.initialize().await;
+    gateway.kill(McpBackendKind::PythonStateless);
+    let (status, _, body) = gateway
+        .post(
+            &[
+                ("mcp-session-id", &token),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"]["code"], -32603, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("backend stateless"), "{body}");
+    assert_eq!(body["error"]["data"]["backends"][0]["name"], "stateless");
+}
+
+/// Keys rotate: a replica sealing with a new key still opens tokens of the old one while it
+/// is listed second; once it is removed, those tokens are 404 (clients re-initialize).
+async fn rotated_keys_still_open_old_tokens_and_a_removed_key_is_404(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, &[McpBackendKind::PythonSession]).await;
+    let token = gateway.initialize().await;
+    let rotated = gateway
+        .replica(|config| config["session"]["keys"] = json!([NEW_SESSION_KEY, SESSION_KEY]))
+        .await;
+    let tools = rotated.tool_names(&token).await;
+    assert!(tools.contains(&"session_echo".to_string()), "{tools:?}");
+    let new_token = rotated.initialize().await;
+    assert!(rotated
+        .tool_names(&new_token)
+        .await
+        .contains(&"session_echo".to_string()));
+
+    let retired = gateway
+        .replica(|config| config["session"]["keys"] = json!([NEW_SESSION_KEY]))
+        .await;
+    let list = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"});
+    let (status, _, body) = retired
+        .post(&[("mcp-session-id", &token)], list.clone())
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _, body) = retired.post(&[("mcp-session-id", &new_token)], list).await;
+    assert_eq!(status, 200, "{body}");
 }
