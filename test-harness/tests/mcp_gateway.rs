@@ -22,6 +22,7 @@ per_flavour!(
     a_session_opened_on_one_envoy_works_on_another_with_the_key,
     a_killed_fail_closed_backend_is_a_clear_error,
     rotated_keys_still_open_old_tokens_and_a_removed_key_is_404,
+    backends_that_lost_their_sessions_are_recovered_transparently,
 );
 
 /// A session key for the config (base64 of the bytes 1..=32).
@@ -95,6 +96,14 @@ impl Gateway {
 
     fn url(&self) -> String {
         format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url())
+    }
+
+    /// Restarts the backend of `kind` on its port: it forgets every session it issued.
+    async fn restart(&mut self, kind: McpBackendKind) {
+        let at = self.backends.iter().position(|b| b.kind() == kind).unwrap();
+        let old = self.backends.remove(at);
+        let fresh = old.restart().await.expect("the backend restarts");
+        self.backends.insert(at, fresh);
     }
 
     /// Kills the backend of `kind` (dropping it ends its process).
@@ -422,4 +431,37 @@ async fn rotated_keys_still_open_old_tokens_and_a_removed_key_is_404(flavour: Fl
     assert_eq!(status, 404, "{body}");
     let (status, _, body) = retired.post(&[("mcp-session-id", &new_token)], list).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// An upstream that lost its sessions (restarted: the Python server then answers 404,
+/// server-everything 400) is initialized again from the capabilities in the token and the
+/// request retried, so the client keeps its session; later requests on this Envoy use the
+/// replacement session (a routed call included).
+async fn backends_that_lost_their_sessions_are_recovered_transparently(flavour: Flavour) {
+    let mut gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
+    let token = gateway.initialize().await;
+    let before = gateway.tool_names(&token).await;
+    gateway.restart(McpBackendKind::PythonSession).await;
+    gateway.restart(McpBackendKind::Everything).await;
+    let after = gateway.tool_names(&token).await;
+    // server-everything adds tools once it got `notifications/initialized` (which the
+    // recovery sends and this test's own handshake did not): compare what was there before.
+    let lost: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+    assert!(lost.is_empty(), "{lost:?} lost\n{}", gateway.logs());
+    for expected in ["session_echo", "everything_echo"] {
+        assert!(after.contains(&expected.to_string()), "{after:?}");
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "everything_echo", "arguments": {"message": "again"}}});
+    let (status, _, body) = gateway
+        .post(
+            &[
+                ("mcp-session-id", &token),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+            call,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("Echo: again"), "{body}");
 }

@@ -23,6 +23,7 @@ use crate::listing_cache::ListingCache;
 use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
 };
+use crate::recovered::RecoveredSessions;
 use crate::routing::headers::{self, McpHeaders};
 use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
 use crate::session_token::SessionPayload;
@@ -56,6 +57,7 @@ enum Phase {
 pub struct McpFilter {
     settings: Arc<Settings>,
     cache: Arc<ListingCache>,
+    recovered: Arc<RecoveredSessions>,
     phase: Phase,
     started_nanos: u64,
     method: &'static str,
@@ -69,8 +71,9 @@ pub struct McpFilter {
     recorded: bool,
     /// The client's `Mcp-Session-Id` (the gateway's token), read before it is removed.
     token: Option<String>,
-    /// The opened token.
+    /// The opened token and its text (the key of recovered upstream sessions).
     session: Option<SessionPayload>,
+    session_token: String,
     /// The client's `MCP-Protocol-Version` header.
     client_version: Option<String>,
     /// The outstanding fan-out.
@@ -80,11 +83,17 @@ pub struct McpFilter {
 }
 
 impl McpFilter {
-    /// A filter for one stream; `cache` holds this process's last listings.
-    pub fn new(settings: Arc<Settings>, cache: Arc<ListingCache>) -> Self {
+    /// A filter for one stream; `cache` holds this process's last listings, `recovered` its
+    /// replacement upstream sessions.
+    pub fn new(
+        settings: Arc<Settings>,
+        cache: Arc<ListingCache>,
+        recovered: Arc<RecoveredSessions>,
+    ) -> Self {
         McpFilter {
             settings,
             cache,
+            recovered,
             phase: Phase::PassThrough,
             started_nanos: 0,
             method: metrics::UNREAD,
@@ -95,6 +104,7 @@ impl McpFilter {
             recorded: false,
             token: None,
             session: None,
+            session_token: String::new(),
             client_version: None,
             fan: None,
             session_created: None,
@@ -109,6 +119,7 @@ impl McpFilter {
         match self.settings.sealer.open(&token, host.unix_seconds()) {
             Ok(payload) => {
                 self.session = Some(payload);
+                self.session_token = token;
                 true
             }
             Err(err) => {
@@ -259,7 +270,7 @@ impl McpFilter {
             host.set_header(Direction::Request, name, value);
         }
         if let Some(session) = self.upstream_session(&backend.name) {
-            host.set_header(Direction::Request, "mcp-session-id", session);
+            host.set_header(Direction::Request, "mcp-session-id", &session);
         }
         if let Some(version) = self.backend_version(&backend.name) {
             host.set_header(Direction::Request, "mcp-protocol-version", version);

@@ -13,12 +13,14 @@ pub mod listing_cache;
 pub mod merge;
 pub mod metrics;
 pub mod naming;
+pub mod recovered;
 pub mod routing;
 pub mod session_token;
 
 use config::Settings;
 use filter::McpFilter;
 use listing_cache::ListingCache;
+use recovered::RecoveredSessions;
 
 /// Parses the filter's JSON configuration into a factory.
 pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
@@ -27,6 +29,7 @@ pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
         // Tool names become tags only once backends have listed them (a client cannot grow
         // the stat set).
         cache: Arc::new(ListingCache::default()),
+        recovered: Arc::new(RecoveredSessions::default()),
     }))
 }
 
@@ -34,6 +37,7 @@ pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
 struct McpFactory {
     settings: Arc<Settings>,
     cache: Arc<ListingCache>,
+    recovered: Arc<RecoveredSessions>,
 }
 
 impl FilterFactory for McpFactory {
@@ -45,6 +49,7 @@ impl FilterFactory for McpFactory {
         Box::new(McpFilter::new(
             Arc::clone(&self.settings),
             Arc::clone(&self.cache),
+            Arc::clone(&self.recovered),
         ))
     }
 }

@@ -2,10 +2,18 @@
 //! [`crate::merge`], and answered locally. Also the session lifecycle that rides on it:
 //! `initialize` seals the backends' sessions into the gateway's token, and
 //! `notifications/initialized` and DELETE reach every backend's own session.
+//!
+//! Lost upstream sessions: when a backend answers a fan-out list, `ping`, `logging/setLevel`
+//! or `server/discover` with 404 (400 from server-everything) for its session, it is
+//! initialized again from the capabilities and client info in the token, sent
+//! `notifications/initialized`, and asked once more; the replacement is remembered per
+//! process ([`crate::recovered`]) and used by later requests, routed ones included. A routed
+//! request that meets a lost session first is not retried (it streams through Envoy's
+//! router): the client sees the backend's status and the next fan-out recovers.
 
 use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request, Response, METHOD_NOT_FOUND};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::upstream::{self, CallHeaders};
 use super::{McpFilter, Phase, Reply};
@@ -36,14 +44,34 @@ pub(super) enum Goal {
     Delete,
 }
 
+/// What one callout of a fan-out is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stage {
+    /// The fanned-out request itself.
+    Request,
+    /// Re-initializing a backend that lost its session.
+    Reinit,
+    /// Its `notifications/initialized`, carrying the replacement session.
+    Reinitialized(String),
+    /// The request again, on the replacement session (no second recovery).
+    Retry,
+}
+
+/// The JSON-RPC id of the gateway's own re-initialize requests.
+const REINIT_ID: &str = "ai-gateway-reinitialize";
+
 /// An outstanding fan-out.
 #[derive(Debug)]
 pub(super) struct FanOut {
     goal: Goal,
     method: &'static str,
     id: Id,
-    /// Callout → backend index.
-    calls: Vec<(CalloutId, usize)>,
+    /// Callout → backend index and what the callout is.
+    calls: Vec<(CalloutId, usize, Stage)>,
+    /// The request body each backend with a session got, for a retry after recovery.
+    bodies: Vec<(usize, Vec<u8>)>,
+    /// Backends whose lost session was already recovered once in this fan-out.
+    recovered: Vec<usize>,
     /// Backend index, its reply and the upstream session it issued.
     replies: Vec<(usize, merge::Reply, Option<String>)>,
 }
@@ -87,6 +115,8 @@ impl McpFilter {
             method: method.as_str(),
             id: id.clone(),
             calls: Vec::new(),
+            bodies: Vec::new(),
+            recovered: Vec::new(),
             replies: Vec::new(),
         };
         let settings = std::sync::Arc::clone(&self.settings);
@@ -111,9 +141,18 @@ impl McpFilter {
                 }),
             }
             .to_vec();
-            let headers = self.call_headers(&backend.name, method.as_str(), &fan.goal);
+            let session = self.upstream_session(&backend.name);
+            let headers = self.call_headers(
+                &backend.name,
+                session.as_deref(),
+                method.as_str(),
+                &fan.goal,
+            );
+            if session.is_some() {
+                fan.bodies.push((index, body.clone()));
+            }
             let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
-            self.start_call(host, &mut fan, index, request);
+            self.start_call(host, &mut fan, index, Stage::Request, request);
         }
         self.await_fan_out(host, fan)
     }
@@ -125,6 +164,8 @@ impl McpFilter {
             method: "delete",
             id: Id::Null,
             calls: Vec::new(),
+            bodies: Vec::new(),
+            recovered: Vec::new(),
             replies: Vec::new(),
         };
         let settings = std::sync::Arc::clone(&self.settings);
@@ -134,12 +175,12 @@ impl McpFilter {
             };
             let headers = CallHeaders {
                 protocol_version: self.backend_version(&backend.name),
-                session: Some(session),
+                session: Some(&session),
                 mcp_method: None,
             };
             let request =
                 upstream::callout(backend, "DELETE", headers, Vec::new(), settings.timeout_ms);
-            self.start_call(host, &mut fan, index, request);
+            self.start_call(host, &mut fan, index, Stage::Request, request);
         }
         self.await_fan_out(host, fan)
     }
@@ -149,10 +190,11 @@ impl McpFilter {
         host: &mut dyn Host,
         fan: &mut FanOut,
         index: usize,
+        stage: Stage,
         request: ai_gateway_core::CalloutRequest,
     ) {
         match host.http_callout(request) {
-            Ok(call) => fan.calls.push((call, index)),
+            Ok(call) => fan.calls.push((call, index, stage)),
             Err(err) => fan
                 .replies
                 .push((index, merge::Reply::Failed(err.to_string()), None)),
@@ -175,23 +217,150 @@ impl McpFilter {
         call: CalloutId,
         result: CalloutResult,
     ) {
-        let Some(fan) = self.fan.as_mut() else {
+        let Some(mut fan) = self.fan.take() else {
             return;
         };
-        let Some(at) = fan.calls.iter().position(|(c, _)| *c == call) else {
+        let Some(at) = fan.calls.iter().position(|(c, _, _)| *c == call) else {
+            self.fan = Some(fan);
             return;
         };
-        let (_, index) = fan.calls.swap_remove(at);
-        let (reply, session) = match fan.goal {
-            Goal::Notify | Goal::Delete => (status_only(result), None),
-            _ => upstream::read_reply(result, &fan.id, self.settings.max_response_bytes),
-        };
-        fan.replies.push((index, reply, session));
-        if fan.calls.is_empty() {
-            if let Some(fan) = self.fan.take() {
-                self.finish(host, fan);
+        let (_, index, stage) = fan.calls.swap_remove(at);
+        let max = self.settings.max_response_bytes;
+        match stage {
+            Stage::Request if lost_session(&fan, index, &result) => {
+                fan.recovered.push(index);
+                self.reinitialize(host, &mut fan, index);
+            }
+            Stage::Reinit => {
+                let (reply, session) =
+                    upstream::read_reply(result, &Id::String(REINIT_ID.into()), max);
+                match (reply, session) {
+                    (merge::Reply::Result(_), Some(session)) => {
+                        self.reinitialized(host, &mut fan, index, session)
+                    }
+                    _ => fan.replies.push((
+                        index,
+                        merge::Reply::Failed("session lost and re-initialize failed".into()),
+                        None,
+                    )),
+                }
+            }
+            Stage::Reinitialized(session) => self.retry(host, &mut fan, index, &session),
+            Stage::Request | Stage::Retry => {
+                let (reply, session) = match fan.goal {
+                    Goal::Notify | Goal::Delete => (status_only(result), None),
+                    _ => upstream::read_reply(result, &fan.id, max),
+                };
+                fan.replies.push((index, reply, session));
             }
         }
+        if fan.calls.is_empty() {
+            self.finish(host, fan);
+        } else {
+            self.fan = Some(fan);
+        }
+    }
+
+    /// Initializes backend `index` again with the client's capabilities and info from the
+    /// token, so the server shows the client what it showed at the first initialize.
+    fn reinitialize(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let version = self
+            .backend_version(&backend.name)
+            .unwrap_or(&session.protocol_version);
+        let gateway = json!({"name": "ai-gateway", "version": env!("CARGO_PKG_VERSION")});
+        let client_info = if session.client_info.get("name").is_some() {
+            session.client_info.clone()
+        } else {
+            gateway
+        };
+        let capabilities = if session.client_capabilities.is_object() {
+            session.client_capabilities.clone()
+        } else {
+            json!({})
+        };
+        let body = Message::Request(Request {
+            id: Id::String(REINIT_ID.into()),
+            method: "initialize".into(),
+            params: Some(json!({
+                "protocolVersion": version,
+                "capabilities": capabilities,
+                "clientInfo": client_info,
+            })),
+        })
+        .to_vec();
+        host.log(
+            LogLevel::Info,
+            format_args!(
+                "mcp: backend {} lost its session; initializing it again",
+                backend.name
+            ),
+        );
+        let request = upstream::callout(
+            backend,
+            "POST",
+            CallHeaders::default(),
+            body,
+            settings.timeout_ms,
+        );
+        self.start_call(host, fan, index, Stage::Reinit, request);
+    }
+
+    /// Remembers the replacement session and completes its handshake.
+    fn reinitialized(
+        &mut self,
+        host: &mut dyn Host,
+        fan: &mut FanOut,
+        index: usize,
+        session: String,
+    ) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        self.recovered
+            .insert(&self.session_token, &backend.name, session.clone());
+        host.counter_add(
+            SESSIONS_TOTAL,
+            &["upstream_reinitialized", &backend.name],
+            1,
+        );
+        let body = Message::Notification(Notification {
+            method: "notifications/initialized".into(),
+            params: None,
+        })
+        .to_vec();
+        let headers = CallHeaders {
+            protocol_version: self.backend_version(&backend.name),
+            session: Some(&session),
+            mcp_method: None,
+        };
+        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
+        let stage = Stage::Reinitialized(session.clone());
+        self.start_call(host, fan, index, stage, request);
+    }
+
+    /// Sends the original request again on the replacement session.
+    fn retry(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize, session: &str) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        let Some(body) = fan
+            .bodies
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, b)| b.clone())
+        else {
+            return;
+        };
+        let headers = CallHeaders {
+            protocol_version: self.backend_version(&backend.name),
+            session: Some(session),
+            mcp_method: None,
+        };
+        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
+        self.start_call(host, fan, index, Stage::Retry, request);
     }
 
     fn finish(&mut self, host: &mut dyn Host, mut fan: FanOut) -> Action {
@@ -417,7 +586,13 @@ impl McpFilter {
     }
 
     /// The headers of a fan-out callout to `backend`.
-    fn call_headers(&self, backend: &str, method: &'static str, goal: &Goal) -> CallHeaders<'_> {
+    fn call_headers<'a>(
+        &'a self,
+        backend: &str,
+        session: Option<&'a str>,
+        method: &'static str,
+        goal: &Goal,
+    ) -> CallHeaders<'a> {
         if matches!(goal, Goal::Initialize(_)) {
             return CallHeaders::default();
         }
@@ -426,7 +601,7 @@ impl McpFilter {
             .is_some_and(|v| ResultStyle::for_version(v) == ResultStyle::Stateless);
         CallHeaders {
             protocol_version: self.backend_version(backend),
-            session: self.upstream_session(backend),
+            session,
             mcp_method: modern.then_some(method),
         }
     }
@@ -447,12 +622,15 @@ impl McpFilter {
             .or(self.client_version())
     }
 
-    /// `backend`'s own session id in the client's session.
-    pub(super) fn upstream_session(&self, backend: &str) -> Option<&str> {
-        self.session
-            .as_ref()
-            .and_then(|s| s.upstream_sessions.get(backend))
-            .map(String::as_str)
+    /// `backend`'s own session id in the client's session: a replacement made in this
+    /// process when it lost the first one, else the one in the token.
+    pub(super) fn upstream_session(&self, backend: &str) -> Option<String> {
+        let issued = self.session.as_ref()?.upstream_sessions.get(backend)?;
+        Some(
+            self.recovered
+                .get(&self.session_token, backend)
+                .unwrap_or_else(|| issued.clone()),
+        )
     }
 
     /// Whether `backend` answered the session's `initialize` (without a session: every one).
@@ -461,6 +639,20 @@ impl McpFilter {
             .as_ref()
             .is_none_or(|s| s.backend_versions.contains_key(backend))
     }
+}
+
+/// Whether a backend answered a request with "unknown session" (404 by the spec;
+/// server-everything says 400) for a session it issued, not yet recovered in this fan-out.
+/// Only requests that are safe to send twice are retried.
+fn lost_session(fan: &FanOut, index: usize, result: &CalloutResult) -> bool {
+    let status = match result {
+        Ok(response) => response.status,
+        Err(_) => return false,
+    };
+    (status == 404 || status == 400)
+        && matches!(fan.goal, Goal::List(..) | Goal::Empty | Goal::Discover)
+        && !fan.recovered.contains(&index)
+        && fan.bodies.iter().any(|(i, _)| *i == index)
 }
 
 /// Success of a callout whose body does not matter (notifications, DELETE).

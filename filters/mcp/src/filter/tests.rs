@@ -26,7 +26,11 @@ fn filter() -> McpFilter {
 }
 
 fn filter_with(extra: Value) -> McpFilter {
-    McpFilter::new(settings(extra), Arc::new(ListingCache::default()))
+    McpFilter::new(
+        settings(extra),
+        Arc::new(ListingCache::default()),
+        Arc::new(RecoveredSessions::default()),
+    )
 }
 
 fn post(extra: &[(&str, &str)]) -> FakeHost {

@@ -82,7 +82,7 @@ fn tools_list_is_fanned_out_and_merged_with_prefixes() {
 
     // The listing now bounds the tool tag.
     let cache = Arc::clone(&filter.cache);
-    let mut routed = McpFilter::new(settings(json!({})), cache);
+    let mut routed = McpFilter::new(settings(json!({})), cache, Arc::clone(&filter.recovered));
     let mut host = post(&[]);
     send(&mut routed, &mut host, &call("b_add"));
     // No response seen in this fake exchange: the outcome is `reset`.
@@ -281,4 +281,100 @@ fn a_tampered_token_is_404_and_counted() {
     assert_eq!(reply_json(&host).0, 404);
     assert!(host.callouts.is_empty());
     assert_eq!(host.counter(SESSIONS_TOTAL, &["rejected", "tampered"]), 1);
+}
+
+fn status(code: u16) -> CalloutResult {
+    Ok(CalloutResponse {
+        status: code,
+        headers: vec![],
+        body: vec![],
+    })
+}
+
+#[test]
+fn a_backend_that_lost_its_session_is_initialized_again_and_asked_again() {
+    let token = initialize();
+    let mut filter = super::filter();
+    let recovered = Arc::clone(&filter.recovered);
+    let mut host = post(&[("mcp-session-id", &token)]);
+    send(
+        &mut filter,
+        &mut host,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    filter.on_callout_done(&mut host, CalloutId(2), answer(1, tools(&["echo"])));
+    filter.on_callout_done(&mut host, CalloutId(1), status(404));
+    assert!(host.local_reply.is_none(), "recovering backend a");
+    let reinit = &host.callouts[2];
+    assert_eq!(reinit.cluster, "mcp_a");
+    assert_eq!(header(reinit, "mcp-session-id"), None);
+    let sent: Value = serde_json::from_slice(&reinit.body).unwrap();
+    assert_eq!(sent["method"], "initialize");
+    assert_eq!(sent["params"]["capabilities"], json!({"sampling": {}}));
+    assert_eq!(sent["params"]["clientInfo"]["name"], "t");
+    let init = json!({"jsonrpc": "2.0", "id": sent["id"], "result": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}});
+    filter.on_callout_done(
+        &mut host,
+        CalloutId(3),
+        json_answer(init, &[("mcp-session-id", "up-a2")]),
+    );
+    let initialized = &host.callouts[3];
+    assert_eq!(header(initialized, "mcp-session-id"), Some("up-a2"));
+    filter.on_callout_done(&mut host, CalloutId(4), status(202));
+    let retry = &host.callouts[4];
+    assert_eq!(header(retry, "mcp-session-id"), Some("up-a2"));
+    let sent: Value = serde_json::from_slice(&retry.body).unwrap();
+    assert_eq!(sent["method"], "tools/list");
+    filter.on_callout_done(&mut host, CalloutId(5), answer(1, tools(&["echo"])));
+    let (_, body) = reply_json(&host);
+    assert_eq!(
+        body["result"]["tools"].as_array().unwrap().len(),
+        2,
+        "{body}"
+    );
+    assert_eq!(
+        host.counter(SESSIONS_TOTAL, &["upstream_reinitialized", "a"]),
+        1
+    );
+
+    // Later requests of the session on this process use the replacement.
+    let mut routed = McpFilter::new(
+        settings(json!({})),
+        Arc::new(ListingCache::default()),
+        recovered,
+    );
+    let mut host = post(&[("mcp-session-id", &token)]);
+    send(&mut routed, &mut host, &call("a_echo"));
+    assert_eq!(
+        host.header(Direction::Request, "mcp-session-id").as_deref(),
+        Some("up-a2")
+    );
+}
+
+#[test]
+fn a_second_loss_in_one_fan_out_is_a_failure_not_a_loop() {
+    let token = initialize();
+    let mut filter = super::filter();
+    let mut host = post(&[("mcp-session-id", &token)]);
+    send(
+        &mut filter,
+        &mut host,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    filter.on_callout_done(&mut host, CalloutId(2), answer(1, tools(&["echo"])));
+    filter.on_callout_done(&mut host, CalloutId(1), status(404));
+    let init = json!({"jsonrpc": "2.0", "id": "ai-gateway-reinitialize", "result": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}});
+    filter.on_callout_done(
+        &mut host,
+        CalloutId(3),
+        json_answer(init, &[("mcp-session-id", "up-a2")]),
+    );
+    filter.on_callout_done(&mut host, CalloutId(4), status(202));
+    filter.on_callout_done(&mut host, CalloutId(5), status(404));
+    assert_eq!(host.callouts.len(), 5);
+    let (_, body) = reply_json(&host);
+    assert_eq!(body["result"]["tools"][0]["name"], "b_echo", "{body}");
+    assert_eq!(host.counter(FANOUT_FAILURES_TOTAL, &["tools/list", "a"]), 1);
 }
