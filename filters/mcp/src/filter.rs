@@ -10,6 +10,7 @@
 //! 404) and each backend receives its own session id, never the gateway's token.
 
 mod fanout;
+mod recovery;
 mod replies;
 mod upstream;
 

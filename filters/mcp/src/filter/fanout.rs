@@ -3,7 +3,7 @@
 //! `initialize` seals the backends' sessions into the gateway's token, and
 //! `notifications/initialized` and DELETE reach every backend's own session.
 //!
-//! Lost upstream sessions: when a backend answers a fan-out list, `ping`, `logging/setLevel`
+//! Lost upstream sessions ([`super::recovery`]): when a backend answers a fan-out list, `ping`, `logging/setLevel`
 //! or `server/discover` with 404 (400 from server-everything) for its session, it is
 //! initialized again from the capabilities and client info in the token, sent
 //! `notifications/initialized`, and asked once more; the replacement is remembered per
@@ -13,8 +13,9 @@
 
 use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request, Response, METHOD_NOT_FOUND};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::recovery::{lost_session, Stage, REINIT_ID};
 use super::upstream::{self, CallHeaders};
 use super::{McpFilter, Phase, Reply};
 use crate::cursor::Page;
@@ -44,36 +45,20 @@ pub(super) enum Goal {
     Delete,
 }
 
-/// What one callout of a fan-out is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Stage {
-    /// The fanned-out request itself.
-    Request,
-    /// Re-initializing a backend that lost its session.
-    Reinit,
-    /// Its `notifications/initialized`, carrying the replacement session.
-    Reinitialized(String),
-    /// The request again, on the replacement session (no second recovery).
-    Retry,
-}
-
-/// The JSON-RPC id of the gateway's own re-initialize requests.
-const REINIT_ID: &str = "ai-gateway-reinitialize";
-
 /// An outstanding fan-out.
 #[derive(Debug)]
 pub(super) struct FanOut {
-    goal: Goal,
-    method: &'static str,
-    id: Id,
+    pub(super) goal: Goal,
+    pub(super) method: &'static str,
+    pub(super) id: Id,
     /// Callout → backend index and what the callout is.
-    calls: Vec<(CalloutId, usize, Stage)>,
+    pub(super) calls: Vec<(CalloutId, usize, Stage)>,
     /// The request body each backend with a session got, for a retry after recovery.
-    bodies: Vec<(usize, Vec<u8>)>,
+    pub(super) bodies: Vec<(usize, Vec<u8>)>,
     /// Backends whose lost session was already recovered once in this fan-out.
-    recovered: Vec<usize>,
+    pub(super) recovered: Vec<usize>,
     /// Backend index, its reply and the upstream session it issued.
-    replies: Vec<(usize, merge::Reply, Option<String>)>,
+    pub(super) replies: Vec<(usize, merge::Reply, Option<String>)>,
 }
 
 impl McpFilter {
@@ -185,7 +170,7 @@ impl McpFilter {
         self.await_fan_out(host, fan)
     }
 
-    fn start_call(
+    pub(super) fn start_call(
         &mut self,
         host: &mut dyn Host,
         fan: &mut FanOut,
@@ -259,108 +244,6 @@ impl McpFilter {
         } else {
             self.fan = Some(fan);
         }
-    }
-
-    /// Initializes backend `index` again with the client's capabilities and info from the
-    /// token, so the server shows the client what it showed at the first initialize.
-    fn reinitialize(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize) {
-        let settings = std::sync::Arc::clone(&self.settings);
-        let backend = &settings.backends[index];
-        let Some(session) = self.session.as_ref() else {
-            return;
-        };
-        let version = self
-            .backend_version(&backend.name)
-            .unwrap_or(&session.protocol_version);
-        let gateway = json!({"name": "ai-gateway", "version": env!("CARGO_PKG_VERSION")});
-        let client_info = if session.client_info.get("name").is_some() {
-            session.client_info.clone()
-        } else {
-            gateway
-        };
-        let capabilities = if session.client_capabilities.is_object() {
-            session.client_capabilities.clone()
-        } else {
-            json!({})
-        };
-        let body = Message::Request(Request {
-            id: Id::String(REINIT_ID.into()),
-            method: "initialize".into(),
-            params: Some(json!({
-                "protocolVersion": version,
-                "capabilities": capabilities,
-                "clientInfo": client_info,
-            })),
-        })
-        .to_vec();
-        host.log(
-            LogLevel::Info,
-            format_args!(
-                "mcp: backend {} lost its session; initializing it again",
-                backend.name
-            ),
-        );
-        let request = upstream::callout(
-            backend,
-            "POST",
-            CallHeaders::default(),
-            body,
-            settings.timeout_ms,
-        );
-        self.start_call(host, fan, index, Stage::Reinit, request);
-    }
-
-    /// Remembers the replacement session and completes its handshake.
-    fn reinitialized(
-        &mut self,
-        host: &mut dyn Host,
-        fan: &mut FanOut,
-        index: usize,
-        session: String,
-    ) {
-        let settings = std::sync::Arc::clone(&self.settings);
-        let backend = &settings.backends[index];
-        self.recovered
-            .insert(&self.session_token, &backend.name, session.clone());
-        host.counter_add(
-            SESSIONS_TOTAL,
-            &["upstream_reinitialized", &backend.name],
-            1,
-        );
-        let body = Message::Notification(Notification {
-            method: "notifications/initialized".into(),
-            params: None,
-        })
-        .to_vec();
-        let headers = CallHeaders {
-            protocol_version: self.backend_version(&backend.name),
-            session: Some(&session),
-            mcp_method: None,
-        };
-        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
-        let stage = Stage::Reinitialized(session.clone());
-        self.start_call(host, fan, index, stage, request);
-    }
-
-    /// Sends the original request again on the replacement session.
-    fn retry(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize, session: &str) {
-        let settings = std::sync::Arc::clone(&self.settings);
-        let backend = &settings.backends[index];
-        let Some(body) = fan
-            .bodies
-            .iter()
-            .find(|(i, _)| *i == index)
-            .map(|(_, b)| b.clone())
-        else {
-            return;
-        };
-        let headers = CallHeaders {
-            protocol_version: self.backend_version(&backend.name),
-            session: Some(session),
-            mcp_method: None,
-        };
-        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
-        self.start_call(host, fan, index, Stage::Retry, request);
     }
 
     fn finish(&mut self, host: &mut dyn Host, mut fan: FanOut) -> Action {
@@ -639,20 +522,6 @@ impl McpFilter {
             .as_ref()
             .is_none_or(|s| s.backend_versions.contains_key(backend))
     }
-}
-
-/// Whether a backend answered a request with "unknown session" (404 by the spec;
-/// server-everything says 400) for a session it issued, not yet recovered in this fan-out.
-/// Only requests that are safe to send twice are retried.
-fn lost_session(fan: &FanOut, index: usize, result: &CalloutResult) -> bool {
-    let status = match result {
-        Ok(response) => response.status,
-        Err(_) => return false,
-    };
-    (status == 404 || status == 400)
-        && matches!(fan.goal, Goal::List(..) | Goal::Empty | Goal::Discover)
-        && !fan.recovered.contains(&index)
-        && fan.bodies.iter().any(|(i, _)| *i == index)
 }
 
 /// Success of a callout whose body does not matter (notifications, DELETE).

@@ -1,0 +1,152 @@
+//! Recovery of a backend that lost the session a gateway token names: initialize it again,
+//! complete the handshake, remember the replacement, ask the request once more (see the
+//! [`super::fanout`] module docs for when this applies).
+
+use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request};
+use ai_gateway_core::{CalloutResult, Host, LogLevel};
+use serde_json::json;
+
+use super::fanout::{FanOut, Goal};
+use super::upstream::{self, CallHeaders};
+use super::McpFilter;
+use crate::metrics::SESSIONS_TOTAL;
+
+/// What one callout of a fan-out is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// The fanned-out request itself.
+    Request,
+    /// Re-initializing a backend that lost its session.
+    Reinit,
+    /// Its `notifications/initialized`, carrying the replacement session.
+    Reinitialized(String),
+    /// The request again, on the replacement session (no second recovery).
+    Retry,
+}
+
+/// The JSON-RPC id of the gateway's own re-initialize requests.
+pub(super) const REINIT_ID: &str = "ai-gateway-reinitialize";
+
+/// Whether a backend answered a request with "unknown session" (404 by the spec;
+/// server-everything says 400) for a session it issued, not yet recovered in this fan-out.
+/// Only requests that are safe to send twice are retried.
+pub(super) fn lost_session(fan: &FanOut, index: usize, result: &CalloutResult) -> bool {
+    let status = match result {
+        Ok(response) => response.status,
+        Err(_) => return false,
+    };
+    (status == 404 || status == 400)
+        && matches!(fan.goal, Goal::List(..) | Goal::Empty | Goal::Discover)
+        && !fan.recovered.contains(&index)
+        && fan.bodies.iter().any(|(i, _)| *i == index)
+}
+
+impl McpFilter {
+    /// Initializes backend `index` again with the client's capabilities and info from the
+    /// token, so the server shows the client what it showed at the first initialize.
+    pub(super) fn reinitialize(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        let Some(session) = self.session.as_ref() else {
+            return;
+        };
+        let version = self
+            .backend_version(&backend.name)
+            .unwrap_or(&session.protocol_version);
+        let gateway = json!({"name": "ai-gateway", "version": env!("CARGO_PKG_VERSION")});
+        let client_info = if session.client_info.get("name").is_some() {
+            session.client_info.clone()
+        } else {
+            gateway
+        };
+        let capabilities = if session.client_capabilities.is_object() {
+            session.client_capabilities.clone()
+        } else {
+            json!({})
+        };
+        let body = Message::Request(Request {
+            id: Id::String(REINIT_ID.into()),
+            method: "initialize".into(),
+            params: Some(json!({
+                "protocolVersion": version,
+                "capabilities": capabilities,
+                "clientInfo": client_info,
+            })),
+        })
+        .to_vec();
+        host.log(
+            LogLevel::Info,
+            format_args!(
+                "mcp: backend {} lost its session; initializing it again",
+                backend.name
+            ),
+        );
+        let request = upstream::callout(
+            backend,
+            "POST",
+            CallHeaders::default(),
+            body,
+            settings.timeout_ms,
+        );
+        self.start_call(host, fan, index, Stage::Reinit, request);
+    }
+
+    /// Remembers the replacement session and completes its handshake.
+    pub(super) fn reinitialized(
+        &mut self,
+        host: &mut dyn Host,
+        fan: &mut FanOut,
+        index: usize,
+        session: String,
+    ) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        self.recovered
+            .insert(&self.session_token, &backend.name, session.clone());
+        host.counter_add(
+            SESSIONS_TOTAL,
+            &["upstream_reinitialized", &backend.name],
+            1,
+        );
+        let body = Message::Notification(Notification {
+            method: "notifications/initialized".into(),
+            params: None,
+        })
+        .to_vec();
+        let headers = CallHeaders {
+            protocol_version: self.backend_version(&backend.name),
+            session: Some(&session),
+            mcp_method: None,
+        };
+        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
+        let stage = Stage::Reinitialized(session.clone());
+        self.start_call(host, fan, index, stage, request);
+    }
+
+    /// Sends the original request again on the replacement session.
+    pub(super) fn retry(
+        &mut self,
+        host: &mut dyn Host,
+        fan: &mut FanOut,
+        index: usize,
+        session: &str,
+    ) {
+        let settings = std::sync::Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        let Some(body) = fan
+            .bodies
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, b)| b.clone())
+        else {
+            return;
+        };
+        let headers = CallHeaders {
+            protocol_version: self.backend_version(&backend.name),
+            session: Some(session),
+            mcp_method: None,
+        };
+        let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
+        self.start_call(host, fan, index, Stage::Retry, request);
+    }
+}
