@@ -1,5 +1,8 @@
-"""Runs the gateway demo: Envoy with the filters on 127.0.0.1:$GATEWAY_PORT, demo upstreams behind it."""
+"""Runs the gateway demo: Envoy with the filters on 127.0.0.1:$GATEWAY_PORT, demo upstreams behind it:
+the a2a-sdk echo agent on /a2a/demo/ and three MCP servers (Python session-based, Python stateless,
+npm server-everything) behind the mcp filter on /mcp."""
 
+import base64
 import os
 import signal
 import subprocess
@@ -8,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from envoy_process import EnvoyProcess, repo_root
+from envoy_process import MCP_BACKENDS, EnvoyProcess, repo_root, start_mcp_backend, stop_child
 
 
 def start_a2a_agent() -> tuple[subprocess.Popen, int]:
@@ -22,6 +25,36 @@ def start_a2a_agent() -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"a2a demo agent exited with status {agent.wait()}")
 
 
+def mcp_lines(base: str, admin: int) -> str:
+    """Ready-to-paste commands for the /mcp endpoint: curl with the session header, the SDK client."""
+    accept = "-H 'content-type: application/json' -H 'accept: application/json, text/event-stream'"
+    return f"""    initialize (prints the gateway's Mcp-Session-Id):
+      SID=$(curl -s -D - -o /dev/null {accept} {base}/mcp \\
+        -d '{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25",
+            "capabilities":{{}},"clientInfo":{{"name":"curl","version":"1"}}}}}}' \\
+        | tr -d '\\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{{print $2}}'); echo "$SID"
+    tools/list:
+      curl -s {accept} -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' {base}/mcp \\
+        -d '{{"jsonrpc":"2.0","id":2,"method":"tools/list"}}'
+    tools/call:
+      curl -s {accept} -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' {base}/mcp \\
+        -d '{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"session_add",
+            "arguments":{{"a":2,"b":3}}}}}}'
+    Python `mcp` SDK client (paste as is). mode="legacy" is the session-based protocol; the SDK's
+    default (2026-07-28) reaches only the two Python backends until bridging lands:
+.venv/bin/python - <<'PY'
+import asyncio
+from mcp import Client
+async def main():
+    async with Client("{base}/mcp", mode="legacy") as client:
+        print([tool.name for tool in (await client.list_tools()).tools])
+        print((await client.call_tool("everything_echo", {{"message": "hi"}})).content)
+asyncio.run(main())
+PY
+    metrics:   curl -s http://127.0.0.1:{admin}/stats/prometheus | grep mcp_
+"""
+
+
 def main() -> None:
     flavour = os.environ.get("FLAVOUR", "dynmod")
     if flavour not in ("dynmod", "wasm"):
@@ -29,11 +62,23 @@ def main() -> None:
     port = int(os.environ.get("GATEWAY_PORT", "10000"))
     admin = int(os.environ.get("ADMIN_PORT", "9901"))
 
-    agent, agent_port = start_a2a_agent()
+    # A fresh key per run: sessions from an earlier demo do not open, which is fine for a demo.
+    session_key = base64.b64encode(os.urandom(32)).decode()
+    children: list[subprocess.Popen] = []
+    # Ctrl-C raises KeyboardInterrupt, SIGTERM SystemExit; both reach the cleanup below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with tempfile.TemporaryDirectory(prefix="ai-gateway-demo-") as tmp:
-        envoy = EnvoyProcess(flavour, {"demo": agent_port}, Path(tmp),
-                             listen_port=port, admin_port=admin, log_level="info")
+        envoy = None
         try:
+            agent, agent_port = start_a2a_agent()
+            children.append(agent)
+            mcp_ports = {}
+            for name in MCP_BACKENDS:
+                backend, mcp_ports[name] = start_mcp_backend(name, Path(tmp))
+                children.append(backend)
+            envoy = EnvoyProcess(flavour, {"demo": agent_port}, Path(tmp),
+                                 listen_port=port, admin_port=admin, log_level="info",
+                                 mcp_backends=mcp_ports, mcp_session_key=session_key)
             envoy.start()
             base = f"http://127.0.0.1:{port}"
             print(f"""
@@ -47,18 +92,24 @@ AI gateway demo ({flavour} flavour) — Ctrl-C to stop
                  -d '{{"jsonrpc":"2.0","id":1,"method":"SendMessage","params":{{"message":
                  {{"messageId":"m1","role":"ROLE_USER","parts":[{{"text":"hello gateway"}}]}}}}}}'
     metrics:   curl -s http://127.0.0.1:{admin}/stats/prometheus | grep a2a_
-""", flush=True)
-            # Ctrl-C raises KeyboardInterrupt, SIGTERM SystemExit; both reach the cleanup below.
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+  MCP          {base}/mcp   (tools, prompts, resources of all three, prefixed <backend>_<name>)
+    backends:  {", ".join(f"{n} 127.0.0.1:{p}/mcp" for n, p in mcp_ports.items())}
+    note:      the session key is a random demo key made for this run (not for production):
+               {session_key}
+{mcp_lines(base, admin)}""", flush=True)
             while envoy.proc.poll() is None:
                 time.sleep(0.5)
             print(f"envoy exited with status {envoy.proc.returncode}; log: {envoy.log}")
         except KeyboardInterrupt:
             pass
         finally:
-            envoy.stop()
-            agent.terminate()
-            agent.wait()
+            # A second Ctrl-C (or the terminal's SIGINT to the whole group) must not cut this short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if envoy:
+                envoy.stop()
+            for child in children:
+                stop_child(child)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""Starts Envoy from the project's templates as an owned child process (for demo and bench)."""
+"""Starts Envoy from the project's templates, and the demo MCP servers, as owned child processes
+(for demo and bench)."""
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -44,12 +47,16 @@ class EnvoyProcess:
     """One Envoy running a rendered bootstrap for a flavour: bare, dynmod or wasm.
 
     `filter` replaces the a2a filter by another catalog filter (config `{}`), loaded from the
-    builds in `target_dir` (default <repo>/target)."""
+    builds in `target_dir` (default <repo>/target). `mcp_backends` (name → local port) adds the
+    mcp filter on /mcp, sealing sessions with `mcp_session_key` (base64 of 32 bytes) and with
+    `mcp_config` merged into its config."""
 
     def __init__(self, flavour: str, agents: dict[str, int], workdir: Path,
                  listen_port: int | None = None, admin_port: int | None = None,
                  concurrency: int = 1, log_level: str = "warning",
-                 filter: str | None = None, target_dir: Path | None = None):
+                 filter: str | None = None, target_dir: Path | None = None,
+                 mcp_backends: dict[str, int] | None = None, mcp_session_key: str | None = None,
+                 mcp_config: dict | None = None):
         self.flavour = flavour
         self.name = f"{flavour}-{filter}" if filter else flavour
         self.target_dir = target_dir or repo_root() / "target"
@@ -66,6 +73,11 @@ class EnvoyProcess:
             cmd += ["--agent", f"{name}=127.0.0.1:{port}"]
         if filter:
             cmd += ["--filter", filter]
+        for name, port in (mcp_backends or {}).items():
+            cmd += ["--mcp-backend", f"{name}=127.0.0.1:{port}"]
+        if mcp_backends:
+            cmd += ["--mcp-session-key", mcp_session_key or "",
+                    "--mcp-config", json.dumps(mcp_config or {})]
         env = dict(os.environ, CARGO_TARGET_DIR=str(self.target_dir))
         self.config.write_text(
             subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
@@ -101,3 +113,48 @@ class EnvoyProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# The demo MCP servers the e2e tests use: name → how to start it on `port` and the line it prints
+# once it accepts connections.
+MCP_BACKENDS = ("session", "stateless", "everything")
+
+
+def start_mcp_backend(name: str, workdir: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, int]:
+    """Starts one demo MCP server (serving /mcp on 127.0.0.1) with its output in workdir/mcp-<name>.log;
+    returns it and its port once it accepts connections. `session` and `stateless` are
+    test-harness/clients/mcp_server.py (official `mcp` SDK); `everything` is npm server-everything,
+    run with node directly so that stopping the child stops the server."""
+    port = free_port()
+    env = dict(os.environ)
+    if name == "everything":
+        entry = repo_root() / "test-harness/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+        cmd = ["node", str(entry), "streamableHttp"]
+        env["PORT"] = str(port)
+        ready = f"MCP Streamable HTTP Server listening on port {port}"
+    else:
+        cmd = [sys.executable, "-u", str(repo_root() / "test-harness/clients/mcp_server.py"),
+               "--mode", name, "--port", str(port)]
+        ready = f"READY {port}"
+    log = workdir / f"mcp-{name}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not any(line.strip() == ready for line in log.read_text().splitlines()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_child(proc)
+            raise SystemExit(f"MCP backend {name} did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    return proc, port
+
+
+def stop_child(proc: subprocess.Popen) -> None:
+    """Terminates a child and waits for it (killing it after 10 s)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
