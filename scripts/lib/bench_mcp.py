@@ -1,0 +1,234 @@
+"""Same-run MCP benchmark (`scripts bench mcp`): the mcp filter in Envoy (dynamic module, Wasm) vs
+clients that talk to the backends themselves.
+
+Three local MCP servers (Python session-based, Python stateless, npm server-everything) run once;
+one Envoy per flavour fronts all three on /mcp. Scenarios, each measured in interleaved rounds
+(so drift in machine load hits all alike; the per-scenario median over rounds is reported):
+- fanout-baseline: the client sends `tools/list` to the three backends itself, in parallel, one
+  call = all three answers; fanout-dynmod / fanout-wasm: one `tools/list` to the gateway, which
+  fans out and merges.
+- call-direct: `tools/call echo` straight to one backend; call-dynmod / call-wasm: the same call
+  routed by the gateway (`<backend>_echo`).
+The load generator speaks the session-based protocol (2025-11-25): every target is initialized
+once and its session reused by N concurrent workers over keep-alive connections. The client and
+the backends are Python/Node on the same machine, so they, not Envoy, bound the absolute rates:
+only the same-run ratios mean something.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from envoy_process import MCP_BACKENDS, EnvoyProcess, start_mcp_backend, stop_child
+
+PROTOCOL = "2025-11-25"
+FLAVOURS = ("dynmod", "wasm")
+# Targets from the MCP issue, for the dynmod flavour.
+FANOUT_RPS_RATIO = 0.9
+FANOUT_P50_EXTRA_MS = 1.0
+CALL_P50_RATIO = 1.10
+
+
+class BenchError(Exception):
+    """A request failed: the figures would be meaningless."""
+
+
+class McpSession:
+    """One session-based MCP session, shared by the workers over one keep-alive client."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str):
+        self.client = client
+        self.url = url
+        self.headers = {"accept": "application/json, text/event-stream",
+                        "content-type": "application/json"}
+        self.next_id = 0
+
+    async def open(self) -> "McpSession":
+        await self.request("initialize", {"protocolVersion": PROTOCOL, "capabilities": {},
+                                          "clientInfo": {"name": "bench", "version": "1"}})
+        self.headers["mcp-protocol-version"] = PROTOCOL
+        await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    async def post(self, message: dict) -> httpx.Response:
+        response = await self.client.post(self.url, content=json.dumps(message),
+                                          headers=self.headers)
+        if response.status_code >= 300:
+            raise BenchError(f"{self.url}: HTTP {response.status_code}: {response.text[:300]}")
+        return response
+
+    async def request(self, method: str, params: dict | None = None) -> dict:
+        """Sends a request and returns its result (JSON or SSE answer)."""
+        self.next_id += 1
+        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        response = await self.post(message)
+        session = response.headers.get("mcp-session-id")
+        if method == "initialize" and session:
+            self.headers["mcp-session-id"] = session
+        answer = parse_answer(response)
+        if "result" not in answer:
+            raise BenchError(f"{self.url} {method}: {json.dumps(answer)[:300]}")
+        return answer["result"]
+
+
+def parse_answer(response: httpx.Response) -> dict:
+    """The JSON-RPC response in a JSON body or in the `data:` lines of an SSE body."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        for line in response.text.splitlines():
+            data = line[5:].strip() if line.startswith("data:") else ""
+            if data:  # empty data: a priming event for resumption
+                message = json.loads(data)
+                if "result" in message or "error" in message:
+                    return message
+        raise BenchError(f"no response in the event stream: {response.text[:300]}")
+    return response.json()
+
+
+async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -> tuple[float, float, float]:
+    """Runs `call` from `workers` concurrent loops for `seconds`; (calls/s, p50 ms, p99 ms)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return len(latencies) / elapsed, statistics.median(latencies) * 1e3, p99 * 1e3
+
+
+async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> dict[str, list]:
+    """Opens every session, then measures each scenario `args.rounds` times, interleaved."""
+    limits = httpx.Limits(max_connections=args.workers, max_keepalive_connections=args.workers)
+
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(limits=limits, timeout=30)
+
+    clients = []
+
+    async def session(url: str) -> McpSession:
+        clients.append(client())
+        return await McpSession(clients[-1], url).open()
+
+    try:
+        direct = {name: await session(f"http://127.0.0.1:{port}/mcp") for name, port in ports.items()}
+        gateways = {f: await session(envoy.url("/mcp")) for f, envoy in envoys.items()}
+        echo = {"message": "bench"}
+        scenarios: dict[str, Callable[[], Awaitable]] = {
+            "fanout-baseline": lambda: asyncio.gather(
+                *(s.request("tools/list") for s in direct.values())),
+        }
+        for f, gw in gateways.items():
+            scenarios[f"fanout-{f}"] = lambda gw=gw: gw.request("tools/list")
+        scenarios["call-direct"] = lambda: direct[args.call_backend].request(
+            "tools/call", {"name": "echo", "arguments": echo})
+        for f, gw in gateways.items():
+            scenarios[f"call-{f}"] = lambda gw=gw: gw.request(
+                "tools/call", {"name": f"{args.call_backend}_echo", "arguments": echo})
+
+        expected = sum([len((await s.request("tools/list"))["tools"]) for s in direct.values()])
+        for f, gw in gateways.items():
+            merged = len((await gw.request("tools/list"))["tools"])
+            if merged != expected:
+                raise BenchError(f"{f}: the gateway lists {merged} tools, the backends {expected}")
+
+        for call in scenarios.values():  # warm-up: connections, Wasm JIT, server caches
+            await measure(call, 1, args.workers)
+        results: dict[str, list] = {name: [] for name in scenarios}
+        for rnd in range(args.rounds):
+            for name, call in scenarios.items():
+                rps, p50, p99 = await measure(call, args.seconds, args.workers)
+                results[name].append((rps, p50, p99))
+                print(f"round {rnd + 1} {name:16} {rps:7.0f} calls/s  p50 {p50:6.2f} ms  "
+                      f"p99 {p99:6.2f} ms", flush=True)
+        return results
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+def report(results: dict[str, list], args) -> None:
+    median = {name: [statistics.median(run[i] for run in runs) for i in range(3)]
+              for name, runs in results.items()}
+    print(f"\nmcp: {args.rounds} rounds x {args.seconds}s, {args.workers} workers, 1 Envoy worker; "
+          f"routed call to `{args.call_backend}`")
+    print(f"{'scenario':16} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs':>16} "
+          f"{'rps ratio':>9} {'p50 ratio':>9} {'p50 +ms':>7}  target (dynmod)")
+    missed = []
+    for name, (rps, p50, p99) in median.items():
+        kind, _, flavour = name.partition("-")
+        base = "fanout-baseline" if kind == "fanout" else "call-direct"
+        line = f"{name:16} {rps:8.0f} {p50:7.2f} {p99:7.2f}"
+        if name != base:
+            b_rps, b_p50, _ = median[base]
+            line += (f" {base:>16} {rps / b_rps:8.3f}x {p50 / b_p50:8.3f}x "
+                     f"{p50 - b_p50:+7.2f}")
+            if flavour == "dynmod" and kind == "fanout":
+                ok = rps / b_rps >= FANOUT_RPS_RATIO and p50 <= b_p50 + FANOUT_P50_EXTRA_MS
+                line += (f"  >= {FANOUT_RPS_RATIO}x calls/s, p50 <= +{FANOUT_P50_EXTRA_MS:g} ms "
+                         f"{'met' if ok else 'MISSED'}")
+                missed += [] if ok else [name]
+            elif flavour == "dynmod":
+                ok = p50 / b_p50 <= CALL_P50_RATIO
+                line += f"  p50 <= {CALL_P50_RATIO:.2f}x {'met' if ok else 'MISSED'}"
+                missed += [] if ok else [name]
+        print(line)
+    if missed:
+        print(f"\ntargets missed: {', '.join(missed)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="scripts/bench mcp", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5, help="length of one measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent client loops")
+    parser.add_argument("--call-backend", default="everything", choices=MCP_BACKENDS,
+                        help="the backend the routed tools/call goes to")
+    args = parser.parse_args()
+
+    key = base64.b64encode(os.urandom(32)).decode()
+    children = []
+    envoys: dict[str, EnvoyProcess] = {}
+    with tempfile.TemporaryDirectory(prefix="ai-gateway-bench-mcp-") as tmp:
+        workdir = Path(tmp)
+        try:
+            ports = {}
+            for name in MCP_BACKENDS:
+                proc, ports[name] = start_mcp_backend(name, workdir)
+                children.append(proc)
+            for f in FLAVOURS:
+                envoys[f] = EnvoyProcess(f, {}, workdir, mcp_backends=ports, mcp_session_key=key,
+                                         mcp_config={"timeoutMs": 10000})
+                envoys[f].start()
+            results = asyncio.run(run(ports, envoys, args))
+        except BenchError as e:
+            sys.exit(f"bench mcp: {e}")
+        finally:
+            for envoy in envoys.values():
+                envoy.stop()
+            for proc in children:
+                stop_child(proc)
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
