@@ -16,7 +16,7 @@ use support::http;
 
 per_flavour!(
     the_sdk_client_sees_one_server_in_legacy_mode,
-    the_sdk_client_in_auto_mode_reaches_the_2026_backends,
+    the_sdk_client_in_auto_mode_reaches_every_backend_bridging_server_everything,
     a_tampered_session_token_is_404,
     a_killed_backend_is_left_out_of_lists,
     a_session_opened_on_one_envoy_works_on_another_with_the_key,
@@ -304,16 +304,20 @@ async fn the_sdk_client_sees_one_server_in_legacy_mode(flavour: Flavour) {
 }
 
 /// 2026-07-28 through the gateway: the SDK's `auto` mode discovers the gateway and speaks the
-/// stateless wire. server-everything speaks only 2025-11-25 and would need the bridging cache
-/// of upstream sessions (not built yet), so this runs against the two Python backends.
-async fn the_sdk_client_in_auto_mode_reaches_the_2026_backends(flavour: Flavour) {
-    let kinds = [
-        McpBackendKind::PythonSession,
-        McpBackendKind::PythonStateless,
-    ];
-    let gateway = Gateway::start(flavour, &kinds).await;
-    let expect = expectations(&kinds, json!({ "auto": "2026-07-28" }));
+/// stateless wire. server-everything speaks only 2025-11-25: the gateway learns that from its
+/// 400 to the first 2026-07-28 probe and bridges, opening an upstream session by callout with
+/// the client's `_meta` capabilities and info, then serving fan-out and routed requests on it.
+async fn the_sdk_client_in_auto_mode_reaches_every_backend_bridging_server_everything(
+    flavour: Flavour,
+) {
+    let gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
+    let expect = expectations(&McpBackendKind::ALL, json!({ "auto": "2026-07-28" }));
     gateway.client_suite("auto", &expect).await;
+    let stats = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
+    assert!(
+        stats.contains(r#"event="upstream_bridged",reason="everything""#),
+        "{stats}"
+    );
 }
 
 async fn a_tampered_session_token_is_404(flavour: Flavour) {

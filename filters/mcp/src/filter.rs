@@ -9,6 +9,7 @@
 //! every backend's own session; later requests present it (unknown, tampered or expired:
 //! 404) and each backend receives its own session id, never the gateway's token.
 
+mod bridge;
 mod fanout;
 mod recovery;
 mod replies;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use ai_gateway_core::jsonrpc::{Id, Message, Request, INTERNAL_ERROR, METHOD_NOT_FOUND};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
 
+use crate::bridged::ClientMeta;
 use crate::config::Settings;
 use crate::listing_cache::ListingCache;
 use crate::metrics::{
@@ -81,6 +83,8 @@ pub struct McpFilter {
     fan: Option<fanout::FanOut>,
     /// The token an `initialize` answer carries.
     session_created: Option<String>,
+    /// A sessionless 2026-07-28 client's capabilities and info (the bridging cache key).
+    client: Option<ClientMeta>,
 }
 
 impl McpFilter {
@@ -109,6 +113,7 @@ impl McpFilter {
             client_version: None,
             fan: None,
             session_created: None,
+            client: None,
         }
     }
 
@@ -189,6 +194,13 @@ impl McpFilter {
         } else if !self.open_session(host) {
             return Action::Pause;
         }
+        if self.session.is_none() && self.speaks_stateless() {
+            let params = match &message {
+                Message::Request(r) => r.params.as_ref(),
+                _ => None,
+            };
+            self.client = Some(ClientMeta::from_params(params));
+        }
         match (route, &message) {
             (Route::Single(single), Message::Request(request)) => {
                 self.forward(host, request, &single)
@@ -244,6 +256,11 @@ impl McpFilter {
             return self.internal_error(host, request.id.clone(), "resolved an unknown backend");
         };
         let backend = &settings.backends[index];
+        if self.bridging(&backend.name) {
+            // A session-based backend for a 2026-07-28 client: asked by callout (see [`bridge`]).
+            self.backend = Some(index);
+            return self.bridge_call(host, index, request.id.clone(), routed.body);
+        }
         if let Err(err) = host.set_body(Direction::Request, &routed.body) {
             host.log(
                 LogLevel::Error,
@@ -274,7 +291,7 @@ impl McpFilter {
             host.set_header(Direction::Request, "mcp-session-id", &session);
         }
         if let Some(version) = self.backend_version(&backend.name) {
-            host.set_header(Direction::Request, "mcp-protocol-version", version);
+            host.set_header(Direction::Request, "mcp-protocol-version", &version);
         }
         host.set_header(Direction::Request, BACKEND_HEADER, &backend.cluster);
         // Envoy chose the route before this filter ran; a dynamic module's header writes do not

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 
+pub mod bridged;
 pub mod config;
 pub mod cursor;
 pub mod filter;

@@ -8,13 +8,17 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::bridged::BridgedSessions;
+
 /// Most remembered replacements.
 pub const MAX_ENTRIES: usize = 4096;
 
-/// (token, backend) → replacement upstream session id.
+/// (token, backend) → replacement upstream session id; also this process's bridged sessions.
 #[derive(Debug, Default)]
 pub struct RecoveredSessions {
     map: Mutex<HashMap<(String, String), String>>,
+    /// Upstream sessions opened for sessionless 2026-07-28 clients ([`crate::bridged`]).
+    pub bridged: BridgedSessions,
 }
 
 impl RecoveredSessions {

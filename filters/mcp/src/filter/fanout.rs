@@ -43,6 +43,8 @@ pub(super) enum Goal {
     Notify,
     /// DELETE of the session: 204 once every backend's session is ended.
     Delete,
+    /// A routed request sent by callout over a bridged session ([`super::bridge`]).
+    Forward,
 }
 
 /// An outstanding fan-out.
@@ -126,6 +128,9 @@ impl McpFilter {
                 }),
             }
             .to_vec();
+            if self.bridge_fan_out(host, &mut fan, index, &body) {
+                continue;
+            }
             let session = self.upstream_session(&backend.name);
             let headers = self.call_headers(
                 &backend.name,
@@ -133,7 +138,7 @@ impl McpFilter {
                 method.as_str(),
                 &fan.goal,
             );
-            if session.is_some() {
+            if session.is_some() || self.client.is_some() {
                 fan.bodies.push((index, body.clone()));
             }
             let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
@@ -186,7 +191,7 @@ impl McpFilter {
         }
     }
 
-    fn await_fan_out(&mut self, host: &mut dyn Host, fan: FanOut) -> Action {
+    pub(super) fn await_fan_out(&mut self, host: &mut dyn Host, fan: FanOut) -> Action {
         if fan.calls.is_empty() {
             return self.finish(host, fan);
         }
@@ -214,14 +219,15 @@ impl McpFilter {
         match stage {
             Stage::Request if lost_session(&fan, index, &result) => {
                 fan.recovered.push(index);
+                self.learn_session_based(index);
                 self.reinitialize(host, &mut fan, index);
             }
             Stage::Reinit => {
                 let (reply, session) =
                     upstream::read_reply(result, &Id::String(REINIT_ID.into()), max);
                 match (reply, session) {
-                    (merge::Reply::Result(_), Some(session)) => {
-                        self.reinitialized(host, &mut fan, index, session)
+                    (merge::Reply::Result(init), Some(session)) => {
+                        self.reinitialized(host, &mut fan, index, session, init)
                     }
                     _ => fan.replies.push((
                         index,
@@ -230,7 +236,11 @@ impl McpFilter {
                     )),
                 }
             }
-            Stage::Reinitialized(session) => self.retry(host, &mut fan, index, &session),
+            Stage::Reinitialized(session) => {
+                if !self.bridged_discover(&mut fan, index) {
+                    self.retry(host, &mut fan, index, &session)
+                }
+            }
             Stage::Request | Stage::Retry => {
                 let (reply, session) = match fan.goal {
                     Goal::Notify | Goal::Delete => (status_only(result), None),
@@ -281,6 +291,7 @@ impl McpFilter {
                 host.send_local_reply(status, &[], b"", "mcp_fan_out");
                 Action::Pause
             }
+            Goal::Forward => self.answer_bridged(host, id, &fan.replies),
             Goal::Empty => {
                 let method = if fan.method == "ping" {
                     FanOutMethod::Ping
@@ -479,9 +490,7 @@ impl McpFilter {
         if matches!(goal, Goal::Initialize(_)) {
             return CallHeaders::default();
         }
-        let modern = self
-            .client_version()
-            .is_some_and(|v| ResultStyle::for_version(v) == ResultStyle::Stateless);
+        let modern = self.speaks_stateless() && !self.bridging(backend);
         CallHeaders {
             protocol_version: self.backend_version(backend),
             session,
@@ -496,18 +505,32 @@ impl McpFilter {
             .or(self.session.as_ref().map(|s| s.protocol_version.as_str()))
     }
 
-    /// The version to send `backend`: the one it negotiated in the session, else the client's.
-    pub(super) fn backend_version(&self, backend: &str) -> Option<&str> {
+    /// Whether the client speaks the stateless 2026-07-28 wire.
+    pub(super) fn speaks_stateless(&self) -> bool {
+        self.client_version()
+            .is_some_and(|v| ResultStyle::for_version(v) == ResultStyle::Stateless)
+    }
+
+    /// The version to send `backend`: the one it negotiated in the session (or its bridged
+    /// session), else the client's.
+    pub(super) fn backend_version(&self, backend: &str) -> Option<String> {
+        if let Some(bridged) = self.bridged_for(backend) {
+            return Some(bridged.version);
+        }
         self.session
             .as_ref()
             .and_then(|s| s.backend_versions.get(backend))
             .map(String::as_str)
             .or(self.client_version())
+            .map(str::to_string)
     }
 
     /// `backend`'s own session id in the client's session: a replacement made in this
     /// process when it lost the first one, else the one in the token.
     pub(super) fn upstream_session(&self, backend: &str) -> Option<String> {
+        if let Some(bridged) = self.bridged_for(backend) {
+            return Some(bridged.session);
+        }
         let issued = self.session.as_ref()?.upstream_sessions.get(backend)?;
         Some(
             self.recovered

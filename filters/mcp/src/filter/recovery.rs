@@ -4,11 +4,12 @@
 
 use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request};
 use ai_gateway_core::{CalloutResult, Host, LogLevel};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::fanout::{FanOut, Goal};
 use super::upstream::{self, CallHeaders};
 use super::McpFilter;
+use crate::bridged::Bridged;
 use crate::metrics::SESSIONS_TOTAL;
 
 /// What one callout of a fan-out is.
@@ -24,19 +25,26 @@ pub(super) enum Stage {
     Retry,
 }
 
+/// The version a bridged session asks for: the newest session-based one.
+const BRIDGED_VERSION: &str = "2025-11-25";
+
 /// The JSON-RPC id of the gateway's own re-initialize requests.
 pub(super) const REINIT_ID: &str = "ai-gateway-reinitialize";
 
 /// Whether a backend answered a request with "unknown session" (404 by the spec;
 /// server-everything says 400) for a session it issued, not yet recovered in this fan-out.
-/// Only requests that are safe to send twice are retried.
+/// Only requests that are safe to send twice are retried, and a bridged routed request
+/// (one refused for its session was never run).
 pub(super) fn lost_session(fan: &FanOut, index: usize, result: &CalloutResult) -> bool {
     let status = match result {
         Ok(response) => response.status,
         Err(_) => return false,
     };
     (status == 404 || status == 400)
-        && matches!(fan.goal, Goal::List(..) | Goal::Empty | Goal::Discover)
+        && matches!(
+            fan.goal,
+            Goal::List(..) | Goal::Empty | Goal::Discover | Goal::Forward
+        )
         && !fan.recovered.contains(&index)
         && fan.bodies.iter().any(|(i, _)| *i == index)
 }
@@ -47,20 +55,30 @@ impl McpFilter {
     pub(super) fn reinitialize(&mut self, host: &mut dyn Host, fan: &mut FanOut, index: usize) {
         let settings = std::sync::Arc::clone(&self.settings);
         let backend = &settings.backends[index];
-        let Some(session) = self.session.as_ref() else {
-            return;
+        // A token's client, or a sessionless 2026-07-28 client bridged to this backend (which
+        // is offered the newest session-based version).
+        let (version, capabilities, client_info) = match (&self.session, &self.client) {
+            (Some(session), _) => (
+                self.backend_version(&backend.name)
+                    .unwrap_or_else(|| session.protocol_version.clone()),
+                session.client_capabilities.clone(),
+                session.client_info.clone(),
+            ),
+            (None, Some(client)) => (
+                BRIDGED_VERSION.to_string(),
+                client.capabilities.clone(),
+                client.info.clone(),
+            ),
+            (None, None) => return,
         };
-        let version = self
-            .backend_version(&backend.name)
-            .unwrap_or(&session.protocol_version);
         let gateway = json!({"name": "ai-gateway", "version": env!("CARGO_PKG_VERSION")});
-        let client_info = if session.client_info.get("name").is_some() {
-            session.client_info.clone()
+        let client_info = if client_info.get("name").is_some() {
+            client_info
         } else {
             gateway
         };
-        let capabilities = if session.client_capabilities.is_object() {
-            session.client_capabilities.clone()
+        let capabilities = if capabilities.is_object() {
+            capabilities
         } else {
             json!({})
         };
@@ -98,16 +116,34 @@ impl McpFilter {
         fan: &mut FanOut,
         index: usize,
         session: String,
+        init: Value,
     ) {
         let settings = std::sync::Arc::clone(&self.settings);
         let backend = &settings.backends[index];
-        self.recovered
-            .insert(&self.session_token, &backend.name, session.clone());
-        host.counter_add(
-            SESSIONS_TOTAL,
-            &["upstream_reinitialized", &backend.name],
-            1,
-        );
+        let event = match &self.client {
+            Some(client) if self.session.is_none() => {
+                let version = init
+                    .get("protocolVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or(BRIDGED_VERSION)
+                    .to_string();
+                let bridged = Bridged {
+                    session: session.clone(),
+                    version,
+                    init,
+                };
+                self.recovered
+                    .bridged
+                    .insert(&backend.name, client.key, bridged);
+                "upstream_bridged"
+            }
+            _ => {
+                self.recovered
+                    .insert(&self.session_token, &backend.name, session.clone());
+                "upstream_reinitialized"
+            }
+        };
+        host.counter_add(SESSIONS_TOTAL, &[event, &backend.name], 1);
         let body = Message::Notification(Notification {
             method: "notifications/initialized".into(),
             params: None,

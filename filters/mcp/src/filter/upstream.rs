@@ -9,10 +9,10 @@ use crate::config::Backend;
 use crate::merge::Reply;
 
 /// What the gateway sends one backend besides the body.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct CallHeaders<'a> {
     /// `MCP-Protocol-Version`, when one is known.
-    pub protocol_version: Option<&'a str>,
+    pub protocol_version: Option<String>,
     /// The backend's own `Mcp-Session-Id`.
     pub session: Option<&'a str>,
     /// `Mcp-Method` (2026-07-28 requests carry it).
@@ -41,7 +41,7 @@ pub(super) fn callout(
         list.push(("content-type".into(), "application/json".into()));
     }
     if let Some(version) = headers.protocol_version {
-        list.push(("mcp-protocol-version".into(), version.into()));
+        list.push(("mcp-protocol-version".into(), version));
     }
     if let Some(session) = headers.session {
         list.push(("mcp-session-id".into(), session.into()));
