@@ -12,7 +12,8 @@ one Envoy per flavour fronts all three on /mcp. Scenarios, each measured in inte
 The load generator speaks the session-based protocol (2025-11-25): every target is initialized
 once and its session reused by N concurrent workers over keep-alive connections. The client and
 the backends are Python/Node on the same machine, so they, not Envoy, bound the absolute rates:
-only the same-run ratios mean something.
+only the same-run ratios mean something. Two columns say who is saturated: the load generator's
+own CPU (in cores; near 1.0 it is the bottleneck, one Python thread) and Envoy's CPU per call.
 """
 
 import argparse
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import cpu_seconds
 from envoy_process import MCP_BACKENDS, EnvoyProcess, start_mcp_backend, stop_child
 
 PROTOCOL = "2025-11-25"
@@ -96,8 +98,9 @@ def parse_answer(response: httpx.Response) -> dict:
     return response.json()
 
 
-async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -> tuple[float, float, float]:
-    """Runs `call` from `workers` concurrent loops for `seconds`; (calls/s, p50 ms, p99 ms)."""
+async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -> tuple[float, ...]:
+    """Runs `call` from `workers` concurrent loops for `seconds`;
+    (calls/s, p50 ms, p99 ms, this client's CPU in cores)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -107,12 +110,13 @@ async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -
             await call()
             latencies.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
     elapsed = time.perf_counter() - start
+    client_cpu = (time.process_time() - cpu) / elapsed
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return len(latencies) / elapsed, statistics.median(latencies) * 1e3, p99 * 1e3
+    return len(latencies) / elapsed, statistics.median(latencies) * 1e3, p99 * 1e3, client_cpu
 
 
 async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> dict[str, list]:
@@ -155,10 +159,15 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> d
         results: dict[str, list] = {name: [] for name in scenarios}
         for rnd in range(args.rounds):
             for name, call in scenarios.items():
-                rps, p50, p99 = await measure(call, args.seconds, args.workers)
-                results[name].append((rps, p50, p99))
+                envoy = envoys.get(name.partition("-")[2])
+                envoy_cpu = cpu_seconds(envoy.proc.pid) if envoy else 0.0
+                rps, p50, p99, client_cpu = await measure(call, args.seconds, args.workers)
+                calls = rps * args.seconds
+                envoy_us = (cpu_seconds(envoy.proc.pid) - envoy_cpu) / calls * 1e6 if envoy else 0.0
+                results[name].append((rps, p50, p99, client_cpu, envoy_us))
                 print(f"round {rnd + 1} {name:16} {rps:7.0f} calls/s  p50 {p50:6.2f} ms  "
-                      f"p99 {p99:6.2f} ms", flush=True)
+                      f"p99 {p99:6.2f} ms  client {client_cpu:4.2f} cores  "
+                      f"envoy {envoy_us:5.0f} us CPU/call", flush=True)
         return results
     finally:
         for c in clients:
@@ -166,19 +175,21 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> d
 
 
 def report(results: dict[str, list], args) -> None:
-    median = {name: [statistics.median(run[i] for run in runs) for i in range(3)]
+    median = {name: [statistics.median(run[i] for run in runs) for i in range(5)]
               for name, runs in results.items()}
     print(f"\nmcp: {args.rounds} rounds x {args.seconds}s, {args.workers} workers, 1 Envoy worker; "
           f"routed call to `{args.call_backend}`")
-    print(f"{'scenario':16} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs':>16} "
+    print(f"{'scenario':16} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'client':>6} "
+          f"{'envoy us':>8} {'vs':>16} "
           f"{'rps ratio':>9} {'p50 ratio':>9} {'p50 +ms':>7}  target (dynmod)")
     missed = []
-    for name, (rps, p50, p99) in median.items():
+    for name, (rps, p50, p99, client_cpu, envoy_us) in median.items():
         kind, _, flavour = name.partition("-")
         base = "fanout-baseline" if kind == "fanout" else "call-direct"
-        line = f"{name:16} {rps:8.0f} {p50:7.2f} {p99:7.2f}"
+        envoy = f"{envoy_us:8.0f}" if flavour in FLAVOURS else f"{'-':>8}"
+        line = f"{name:16} {rps:8.0f} {p50:7.2f} {p99:7.2f} {client_cpu:6.2f} {envoy}"
         if name != base:
-            b_rps, b_p50, _ = median[base]
+            b_rps, b_p50 = median[base][:2]
             line += (f" {base:>16} {rps / b_rps:8.3f}x {p50 / b_p50:8.3f}x "
                      f"{p50 - b_p50:+7.2f}")
             if flavour == "dynmod" and kind == "fanout":
