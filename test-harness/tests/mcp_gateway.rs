@@ -23,6 +23,7 @@ per_flavour!(
     a_killed_fail_closed_backend_is_a_clear_error,
     rotated_keys_still_open_old_tokens_and_a_removed_key_is_404,
     backends_that_lost_their_sessions_are_recovered_transparently,
+    a_routed_call_that_meets_a_lost_session_is_retried,
 );
 
 /// A session key for the config (base64 of the bytes 1..=32).
@@ -468,4 +469,33 @@ async fn backends_that_lost_their_sessions_are_recovered_transparently(flavour: 
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.to_string().contains("Echo: again"), "{body}");
+}
+
+/// A routed call is the first request to meet a backend's lost session (404 from the Python
+/// server, 400 from server-everything): the gateway initializes that backend again from the
+/// token, retries the call by callout and answers with its result, same session.
+async fn a_routed_call_that_meets_a_lost_session_is_retried(flavour: Flavour) {
+    let mut gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
+    let token = gateway.initialize().await;
+    gateway.tool_names(&token).await;
+    gateway.restart(McpBackendKind::PythonSession).await;
+    gateway.restart(McpBackendKind::Everything).await;
+    for (id, tool, text) in [
+        (8, "session_echo", "session: lost"),
+        (9, "everything_echo", "Echo: lost"),
+    ] {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": tool, "arguments": {"message": "lost"}}});
+        let (status, _, body) = gateway
+            .post(
+                &[
+                    ("mcp-session-id", &token),
+                    ("mcp-protocol-version", "2025-11-25"),
+                ],
+                call,
+            )
+            .await;
+        assert_eq!(status, 200, "{tool}: {body}\n{}", gateway.logs());
+        assert!(body.to_string().contains(text), "{tool}: {body}");
+    }
 }

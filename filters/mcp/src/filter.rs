@@ -85,6 +85,9 @@ pub struct McpFilter {
     session_created: Option<String>,
     /// A sessionless 2026-07-28 client's capabilities and info (the bridging cache key).
     client: Option<ClientMeta>,
+    /// The body of a request routed on an upstream session, kept to retry it by callout if
+    /// the backend lost that session ([`recovery`]).
+    routed_body: Option<Vec<u8>>,
 }
 
 impl McpFilter {
@@ -114,6 +117,7 @@ impl McpFilter {
             fan: None,
             session_created: None,
             client: None,
+            routed_body: None,
         }
     }
 
@@ -289,6 +293,7 @@ impl McpFilter {
         }
         if let Some(session) = self.upstream_session(&backend.name) {
             host.set_header(Direction::Request, "mcp-session-id", &session);
+            self.routed_body = Some(routed.body.clone());
         }
         if let Some(version) = self.backend_version(&backend.name) {
             host.set_header(Direction::Request, "mcp-protocol-version", &version);
@@ -387,6 +392,19 @@ impl HttpFilter for McpFilter {
             self.status = host
                 .header(Direction::Response, ":status")
                 .and_then(|s| s.trim().parse().ok());
+            if matches!(self.status, Some(404 | 400)) {
+                if let Some(body) = self.routed_body.take() {
+                    return self.recover_routed(host, body);
+                }
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_response_body(&mut self, _host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        // The backend's refusal of a lost session is replaced by the retried answer.
+        if self.phase == Phase::FanningOut {
+            return Action::Pause;
         }
         Action::Continue
     }

@@ -141,8 +141,9 @@ impl McpFilter {
         self.await_fan_out(host, fan)
     }
 
-    /// The bridged backend's answer, as the 2026-07-28 client expects it: a result gains
-    /// `resultType: "complete"` (session-era servers never ask for input mid-request).
+    /// A routed answer got by callout (bridged, or retried after a lost session), as the
+    /// client expects it: for a 2026-07-28 client a result gains `resultType: "complete"`
+    /// (session-era servers never ask for input mid-request).
     /// Server notifications sent before the answer are not passed on.
     pub(super) fn answer_bridged(
         &mut self,
@@ -153,7 +154,8 @@ impl McpFilter {
         let response = match replies.first().map(|(_, reply, _)| reply) {
             Some(merge::Reply::Result(result)) => {
                 let mut result = result.clone();
-                if let Some(object) = result.as_object_mut() {
+                let stateless = self.speaks_stateless();
+                if let Some(object) = result.as_object_mut().filter(|_| stateless) {
                     object
                         .entry("resultType")
                         .or_insert_with(|| Value::from("complete"));

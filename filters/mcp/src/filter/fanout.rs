@@ -8,8 +8,9 @@
 //! initialized again from the capabilities and client info in the token, sent
 //! `notifications/initialized`, and asked once more; the replacement is remembered per
 //! process ([`crate::recovered`]) and used by later requests, routed ones included. A routed
-//! request that meets a lost session first is not retried (it streams through Envoy's
-//! router): the client sees the backend's status and the next fan-out recovers.
+//! request that meets a lost session first (its refusal arrives through Envoy's router) is
+//! recovered the same way and retried once by callout; the retried answer (JSON) replaces the
+//! refusal ([`super::recovery`]).
 
 use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request, Response, METHOD_NOT_FOUND};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel};

@@ -2,8 +2,8 @@
 //! complete the handshake, remember the replacement, ask the request once more (see the
 //! [`super::fanout`] module docs for when this applies).
 
-use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request};
-use ai_gateway_core::{CalloutResult, Host, LogLevel};
+use ai_gateway_core::jsonrpc::{self, Id, Message, Notification, Request};
+use ai_gateway_core::{Action, CalloutResult, Host, LogLevel};
 use serde_json::{json, Value};
 
 use super::fanout::{FanOut, Goal};
@@ -184,5 +184,34 @@ impl McpFilter {
         };
         let request = upstream::callout(backend, "POST", headers, body, settings.timeout_ms);
         self.start_call(host, fan, index, Stage::Retry, request);
+    }
+
+    /// A routed request met a lost upstream session (404; 400 from server-everything): the
+    /// backend is initialized again from the token and the request retried once by callout;
+    /// its answer replaces the refusal (JSON, server notifications before it dropped).
+    pub(super) fn recover_routed(&mut self, host: &mut dyn Host, body: Vec<u8>) -> Action {
+        let Some(index) = self.backend else {
+            return Action::Continue;
+        };
+        let id = match jsonrpc::parse_message(&body) {
+            Ok(Message::Request(request)) => request.id,
+            _ => return Action::Continue,
+        };
+        let mut fan = FanOut {
+            goal: Goal::Forward,
+            method: self.method,
+            id,
+            calls: Vec::new(),
+            bodies: vec![(index, body)],
+            recovered: vec![index],
+            replies: Vec::new(),
+        };
+        self.reinitialize(host, &mut fan, index);
+        if fan.calls.is_empty() {
+            return Action::Continue;
+        }
+        self.phase = super::Phase::FanningOut;
+        self.fan = Some(fan);
+        Action::Pause
     }
 }
