@@ -1,8 +1,8 @@
 """Same-run MCP benchmark (`scripts bench mcp`): the mcp filter in Envoy (dynamic module, Wasm) vs
 clients that talk to the backends themselves.
 
-Three local MCP servers (Python session-based, Python stateless, npm server-everything) run once;
-one Envoy per flavour fronts all three on /mcp. Scenarios, each measured in interleaved rounds
+Three local MCP servers (by default Python session-based, Python stateless, npm server-everything;
+--backends picks others) run once; one Envoy per flavour fronts all three on /mcp. Scenarios, each measured in interleaved rounds
 (so drift in machine load hits all alike; the per-scenario median over rounds is reported):
 - fanout-baseline: the client sends `tools/list` to the three backends itself, in parallel, one
   call = all three answers; fanout-dynmod / fanout-wasm: one `tools/list` to the gateway, which
@@ -178,7 +178,7 @@ def report(results: dict[str, list], args) -> None:
     median = {name: [statistics.median(run[i] for run in runs) for i in range(5)]
               for name, runs in results.items()}
     print(f"\nmcp: {args.rounds} rounds x {args.seconds}s, {args.workers} workers, 1 Envoy worker; "
-          f"routed call to `{args.call_backend}`")
+          f"fan-out over {args.backends}; routed call to `{args.call_backend}`")
     print(f"{'scenario':16} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'client':>6} "
           f"{'envoy us':>8} {'vs':>16} "
           f"{'rps ratio':>9} {'p50 ratio':>9} {'p50 +ms':>7}  target (dynmod)")
@@ -206,15 +206,33 @@ def report(results: dict[str, list], args) -> None:
         print(f"\ntargets missed: {', '.join(missed)}")
 
 
+def backend_names(kinds: list[str]) -> dict[str, str]:
+    """Backend name → server kind; a repeated kind gets a number from its second occurrence on."""
+    names: dict[str, str] = {}
+    for kind in kinds:
+        if kind not in MCP_BACKENDS:
+            sys.exit(f"bench mcp: unknown backend kind {kind!r} (one of {', '.join(MCP_BACKENDS)})")
+        count = sum(1 for k in names.values() if k == kind)
+        names[f"{kind}{count + 1}" if count else kind] = kind
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench mcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5, help="length of one measured run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario")
     parser.add_argument("--workers", type=int, default=8, help="concurrent client loops")
-    parser.add_argument("--call-backend", default="everything", choices=MCP_BACKENDS,
-                        help="the backend the routed tools/call goes to")
+    parser.add_argument("--backends", default=",".join(MCP_BACKENDS),
+                        help="comma-separated server kinds to fan out over, repeats allowed "
+                             "(e.g. everything,everything,everything: named everything, "
+                             "everything2, ...)")
+    parser.add_argument("--call-backend", default="everything",
+                        help="the backend (by name) the routed tools/call goes to")
     args = parser.parse_args()
+    backends = backend_names(args.backends.split(","))
+    if args.call_backend not in backends:
+        parser.error(f"--call-backend {args.call_backend}: not one of {', '.join(backends)}")
 
     key = base64.b64encode(os.urandom(32)).decode()
     children = []
@@ -223,8 +241,8 @@ def main() -> None:
         workdir = Path(tmp)
         try:
             ports = {}
-            for name in MCP_BACKENDS:
-                proc, ports[name] = start_mcp_backend(name, workdir)
+            for name, kind in backends.items():
+                proc, ports[name] = start_mcp_backend(kind, workdir, name)
                 children.append(proc)
             for f in FLAVOURS:
                 envoys[f] = EnvoyProcess(f, {}, workdir, mcp_backends=ports, mcp_session_key=key,

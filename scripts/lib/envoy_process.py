@@ -120,21 +120,24 @@ class EnvoyProcess:
 MCP_BACKENDS = ("session", "stateless", "everything")
 
 
-def start_mcp_backend(name: str, workdir: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, int]:
-    """Starts one demo MCP server (serving /mcp on 127.0.0.1) with its output in workdir/mcp-<name>.log;
+def start_mcp_backend(kind: str, workdir: Path, name: str | None = None,
+                      timeout: float = 60.0) -> tuple[subprocess.Popen, int]:
+    """Starts one demo MCP server of `kind` (one of MCP_BACKENDS; serving /mcp on 127.0.0.1) with
+    its output in workdir/mcp-<name, default kind>.log;
     returns it and its port once it accepts connections. `session` and `stateless` are
     test-harness/clients/mcp_server.py (official `mcp` SDK); `everything` is npm server-everything,
     run with node directly so that stopping the child stops the server."""
     port = free_port()
     env = dict(os.environ)
-    if name == "everything":
+    name = name or kind
+    if kind == "everything":
         entry = repo_root() / "test-harness/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
         cmd = ["node", str(entry), "streamableHttp"]
         env["PORT"] = str(port)
         ready = f"MCP Streamable HTTP Server listening on port {port}"
     else:
         cmd = [sys.executable, "-u", str(repo_root() / "test-harness/clients/mcp_server.py"),
-               "--mode", name, "--port", str(port)]
+               "--mode", kind, "--port", str(port)]
         ready = f"READY {port}"
     log = workdir / f"mcp-{name}.log"
     with open(log, "w") as out:
