@@ -374,4 +374,5 @@ fn stream_done_records_once() {
     );
 }
 
+mod bridge;
 mod fan_out;
