@@ -24,6 +24,7 @@ per_flavour!(
     rotated_keys_still_open_old_tokens_and_a_removed_key_is_404,
     backends_that_lost_their_sessions_are_recovered_transparently,
     a_routed_call_that_meets_a_lost_session_is_retried,
+    a_bridged_session_server_everything_lost_is_rebuilt,
 );
 
 /// A session key for the config (base64 of the bytes 1..=32).
@@ -498,4 +499,43 @@ async fn a_routed_call_that_meets_a_lost_session_is_retried(flavour: Flavour) {
         assert_eq!(status, 200, "{tool}: {body}\n{}", gateway.logs());
         assert!(body.to_string().contains(text), "{tool}: {body}");
     }
+}
+
+/// A 2026-07-28 request as the SDK sends it (no session; capabilities and info in `_meta`).
+async fn modern(gateway: &Gateway, id: u64, method: &str, params: Value) -> (u16, Value) {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "e2e", "version": "1"},
+    });
+    let name = params["name"].as_str().map(str::to_string);
+    let mut headers = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if let Some(name) = &name {
+        headers.push(("mcp-name", name));
+    }
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let (status, _, body) = gateway.post(&headers, body).await;
+    (status, body)
+}
+
+/// The bridged server-everything session of a 2026-07-28 client is lost (restart): the next
+/// routed call meets its 400, the gateway opens a new bridged session and retries the call.
+async fn a_bridged_session_server_everything_lost_is_rebuilt(flavour: Flavour) {
+    let mut gateway = Gateway::start(flavour, &[McpBackendKind::Everything]).await;
+    let (status, listed) = modern(&gateway, 1, "tools/list", json!({})).await;
+    assert_eq!(status, 200, "{listed}\n{}", gateway.logs());
+    assert!(listed.to_string().contains("everything_echo"), "{listed}");
+    gateway.restart(McpBackendKind::Everything).await;
+    let params = json!({"name": "everything_echo", "arguments": {"message": "bridged"}});
+    let (status, called) = modern(&gateway, 2, "tools/call", params).await;
+    assert_eq!(status, 200, "{called}\n{}", gateway.logs());
+    assert_eq!(called["result"]["resultType"], "complete", "{called}");
+    assert!(called.to_string().contains("Echo: bridged"), "{called}");
+    let stats = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
+    let bridged = r#"mcp_sessions_total{event="upstream_bridged",reason="everything"} 2"#;
+    assert!(stats.contains(bridged), "{stats}");
 }
