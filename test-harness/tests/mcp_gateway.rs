@@ -522,19 +522,25 @@ async fn modern(gateway: &Gateway, id: u64, method: &str, params: Value) -> (u16
     (status, body)
 }
 
-/// The bridged server-everything session of a 2026-07-28 client is lost (restart): the next
-/// routed call meets its 400, the gateway opens a new bridged session and retries the call.
+/// A 2026-07-28 client's first request to server-everything is a routed call (no listing
+/// taught the gateway it is session-based): its 400 does, and the call is bridged. The bridged
+/// session is then lost (restart): the next call meets its 400, the gateway opens a new
+/// bridged session and retries the call.
 async fn a_bridged_session_server_everything_lost_is_rebuilt(flavour: Flavour) {
     let mut gateway = Gateway::start(flavour, &[McpBackendKind::Everything]).await;
-    let (status, listed) = modern(&gateway, 1, "tools/list", json!({})).await;
-    assert_eq!(status, 200, "{listed}\n{}", gateway.logs());
-    assert!(listed.to_string().contains("everything_echo"), "{listed}");
-    gateway.restart(McpBackendKind::Everything).await;
-    let params = json!({"name": "everything_echo", "arguments": {"message": "bridged"}});
-    let (status, called) = modern(&gateway, 2, "tools/call", params).await;
-    assert_eq!(status, 200, "{called}\n{}", gateway.logs());
-    assert_eq!(called["result"]["resultType"], "complete", "{called}");
-    assert!(called.to_string().contains("Echo: bridged"), "{called}");
+    for (id, message) in [(1, "first"), (2, "bridged")] {
+        if id == 2 {
+            gateway.restart(McpBackendKind::Everything).await;
+        }
+        let params = json!({"name": "everything_echo", "arguments": {"message": message}});
+        let (status, called) = modern(&gateway, id, "tools/call", params).await;
+        assert_eq!(status, 200, "{called}\n{}", gateway.logs());
+        assert_eq!(called["result"]["resultType"], "complete", "{called}");
+        assert!(
+            called.to_string().contains(&format!("Echo: {message}")),
+            "{called}"
+        );
+    }
     let stats = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
     let bridged = r#"mcp_sessions_total{event="upstream_bridged",reason="everything"} 2"#;
     assert!(stats.contains(bridged), "{stats}");

@@ -85,6 +85,11 @@ impl BridgedSessions {
         self.lock().session_based.insert(backend.to_string());
     }
 
+    /// Forgets that `backend` is session-based (it refused to initialize).
+    pub fn unmark_session_based(&self, backend: &str) {
+        self.lock().session_based.remove(backend);
+    }
+
     /// The session of `backend` for clients with this key.
     pub fn get(&self, backend: &str, key: u64) -> Option<Bridged> {
         self.lock()
@@ -148,6 +153,8 @@ mod tests {
         assert!(!cache.is_session_based("a"));
         cache.mark_session_based("a");
         assert!(cache.is_session_based("a"));
+        cache.unmark_session_based("a");
+        assert!(!cache.is_session_based("a"));
         cache.insert("a", 1, bridged("s1"));
         assert_eq!(cache.get("a", 1).map(|b| b.session), Some("s1".into()));
         assert_eq!(cache.get("a", 2), None);

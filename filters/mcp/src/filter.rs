@@ -85,8 +85,9 @@ pub struct McpFilter {
     session_created: Option<String>,
     /// A sessionless 2026-07-28 client's capabilities and info (the bridging cache key).
     client: Option<ClientMeta>,
-    /// The body of a request routed on an upstream session, kept to retry it by callout if
-    /// the backend lost that session ([`recovery`]).
+    /// The body of a request routed on an upstream session (or for a sessionless 2026-07-28
+    /// client), kept to retry it by callout if the backend lost that session ([`recovery`])
+    /// or turns out to be session-based ([`bridge`]).
     routed_body: Option<Vec<u8>>,
 }
 
@@ -293,6 +294,9 @@ impl McpFilter {
         }
         if let Some(session) = self.upstream_session(&backend.name) {
             host.set_header(Direction::Request, "mcp-session-id", &session);
+            self.routed_body = Some(routed.body.clone());
+        } else if self.client.is_some() {
+            // A backend not yet known to be session-based may refuse it ([`bridge`]).
             self.routed_body = Some(routed.body.clone());
         }
         if let Some(version) = self.backend_version(&backend.name) {

@@ -13,8 +13,10 @@
 //! - A bridged session the backend lost (404, 400), in a fan-out or a routed request, is
 //!   rebuilt like a token's ([`super::recovery`]) and the request asked once more.
 //!
-//! A routed request to a backend not yet known as session-based goes out as 2026-07-28; the
-//! SDKs discover (fan-out) before they call, which teaches the gateway.
+//! A routed request to a backend not yet known as session-based goes out as 2026-07-28
+//! through Envoy's router; if the backend refuses it with 400 or 404 it is learned and the
+//! request bridged by callout ([`super::recovery`]). A backend that then refuses to initialize
+//! is unlearned (its 400 meant something else).
 
 use std::sync::Arc;
 
@@ -56,6 +58,15 @@ impl McpFilter {
         let name = &self.settings.backends[index].name;
         self.recovered.bridged.mark_session_based(name);
         self.recovered.bridged.remove(name, client.key);
+    }
+
+    /// The backend refused to initialize for a sessionless 2026-07-28 client: it is not
+    /// session-based after all (its 400 was about something else); ask it directly again.
+    pub(super) fn unlearn_session_based(&mut self, index: usize) {
+        if self.session.is_none() && self.client.is_some() {
+            let name = &self.settings.backends[index].name;
+            self.recovered.bridged.unmark_session_based(name);
+        }
     }
 
     /// Fan-out to a bridged backend: `server/discover` answered from the cached initialize

@@ -230,11 +230,14 @@ impl McpFilter {
                     (merge::Reply::Result(init), Some(session)) => {
                         self.reinitialized(host, &mut fan, index, session, init)
                     }
-                    _ => fan.replies.push((
-                        index,
-                        merge::Reply::Failed("session lost and re-initialize failed".into()),
-                        None,
-                    )),
+                    _ => {
+                        self.unlearn_session_based(index);
+                        fan.replies.push((
+                            index,
+                            merge::Reply::Failed("session lost and re-initialize failed".into()),
+                            None,
+                        ))
+                    }
                 }
             }
             Stage::Reinitialized(session) => {

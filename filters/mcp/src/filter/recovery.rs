@@ -188,7 +188,9 @@ impl McpFilter {
 
     /// A routed request met a lost upstream session (404; 400 from server-everything): the
     /// backend is initialized again from the token and the request retried once by callout;
-    /// its answer replaces the refusal (JSON, server notifications before it dropped).
+    /// its answer replaces the refusal (JSON, server notifications before it dropped). For a
+    /// sessionless 2026-07-28 client the refusal teaches that the backend is session-based:
+    /// the request is bridged ([`super::bridge`]).
     pub(super) fn recover_routed(&mut self, host: &mut dyn Host, body: Vec<u8>) -> Action {
         let Some(index) = self.backend else {
             return Action::Continue;
@@ -197,6 +199,14 @@ impl McpFilter {
             Ok(Message::Request(request)) => request.id,
             _ => return Action::Continue,
         };
+        if self.session.is_none() {
+            // A sessionless 2026-07-28 client: the backend is session-based; bridge it.
+            if self.client.is_none() {
+                return Action::Continue;
+            }
+            self.learn_session_based(index);
+            return self.bridge_call(host, index, id, body);
+        }
         let mut fan = FanOut {
             goal: Goal::Forward,
             method: self.method,
