@@ -145,3 +145,46 @@ fn a_session_based_backend_is_learned_initialized_and_reused_for_routed_calls() 
     assert_eq!(reply["result"]["resultType"], "complete");
     assert_eq!(reply["result"]["content"][0]["text"], "hi");
 }
+
+#[test]
+fn a_routed_refusal_bridges_and_a_backend_that_will_not_initialize_is_unlearned() {
+    let recovered = Arc::new(RecoveredSessions::default());
+    let mut filter = McpFilter::new(
+        settings(json!({})),
+        Arc::new(ListingCache::default()),
+        Arc::clone(&recovered),
+    );
+    let (mut host, request) = modern(
+        "tools/call",
+        Some("a_echo"),
+        json!({"name": "a_echo", "arguments": {}}),
+    );
+    assert_eq!(send(&mut filter, &mut host, &request), Action::Continue);
+    assert!(host.callouts.is_empty(), "routed through Envoy's router");
+    host.response_headers = vec![(":status".into(), "400".into())];
+    assert_eq!(filter.on_response_headers(&mut host, false), Action::Pause);
+    assert_eq!(filter.on_response_body(&mut host, true), Action::Pause);
+    assert!(recovered.bridged.is_session_based("a"));
+    let init = &host.callouts[0];
+    assert_eq!(body(init)["method"], "initialize");
+    // An answer without a session: not a session-based server after all.
+    let init_result = json!({"protocolVersion": "2025-11-25", "capabilities": {}});
+    filter.on_callout_done(
+        &mut host,
+        CalloutId(1),
+        answer(
+            json!({"jsonrpc": "2.0", "id": "ai-gateway-reinitialize", "result": init_result}),
+            None,
+        ),
+    );
+    assert!(!recovered.bridged.is_session_based("a"));
+    let (code, reply) = reply_json(&host);
+    assert_eq!(code, 500);
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("backend a failed"),
+        "{reply}"
+    );
+}
