@@ -40,13 +40,13 @@ def mcp_lines(base: str, admin: int) -> str:
       curl -s {accept} -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' {base}/mcp \\
         -d '{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"session_add",
             "arguments":{{"a":2,"b":3}}}}}}'
-    Python `mcp` SDK client (paste as is). mode="legacy" is the session-based protocol; the SDK's
-    default (2026-07-28) reaches only the two Python backends until bridging lands:
+    Python `mcp` SDK client (paste as is). It speaks 2026-07-28 (the gateway bridges it to the
+    session-based server-everything); add mode="legacy" for the session-based protocol:
 .venv/bin/python - <<'PY'
 import asyncio
 from mcp import Client
 async def main():
-    async with Client("{base}/mcp", mode="legacy") as client:
+    async with Client("{base}/mcp") as client:
         print([tool.name for tool in (await client.list_tools()).tools])
         print((await client.call_tool("everything_echo", {{"message": "hi"}})).content)
 asyncio.run(main())
