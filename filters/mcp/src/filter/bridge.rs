@@ -122,15 +122,8 @@ impl McpFilter {
         id: Id,
         body: Vec<u8>,
     ) -> Action {
-        let mut fan = FanOut {
-            goal: Goal::Forward,
-            method: self.method,
-            id,
-            calls: Vec::new(),
-            bodies: vec![(index, body.clone())],
-            recovered: Vec::new(),
-            replies: Vec::new(),
-        };
+        let mut fan = FanOut::new(Goal::Forward, self.method, id);
+        fan.bodies.push((index, body.clone()));
         let settings = Arc::clone(&self.settings);
         let backend = &settings.backends[index];
         match self.bridged_for(&backend.name) {

@@ -64,6 +64,21 @@ pub(super) struct FanOut {
     pub(super) replies: Vec<(usize, merge::Reply, Option<String>)>,
 }
 
+impl FanOut {
+    /// A fan-out with nothing sent yet.
+    pub(super) fn new(goal: Goal, method: &'static str, id: Id) -> Self {
+        FanOut {
+            goal,
+            method,
+            id,
+            calls: Vec::new(),
+            bodies: Vec::new(),
+            recovered: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+}
+
 impl McpFilter {
     /// Starts a fan-out of `message` (a request or notification) to every backend.
     pub(super) fn fan_out(
@@ -98,15 +113,7 @@ impl McpFilter {
                 }
             }
         };
-        let mut fan = FanOut {
-            goal,
-            method: method.as_str(),
-            id: id.clone(),
-            calls: Vec::new(),
-            bodies: Vec::new(),
-            recovered: Vec::new(),
-            replies: Vec::new(),
-        };
+        let mut fan = FanOut::new(goal, method.as_str(), id.clone());
         let settings = std::sync::Arc::clone(&self.settings);
         for (index, backend) in settings.backends.iter().enumerate() {
             let params = match &fan.goal {
@@ -150,15 +157,7 @@ impl McpFilter {
 
     /// DELETE of a gateway session: ends every backend's own session.
     pub(super) fn end_session(&mut self, host: &mut dyn Host) -> Action {
-        let mut fan = FanOut {
-            goal: Goal::Delete,
-            method: "delete",
-            id: Id::Null,
-            calls: Vec::new(),
-            bodies: Vec::new(),
-            recovered: Vec::new(),
-            replies: Vec::new(),
-        };
+        let mut fan = FanOut::new(Goal::Delete, "delete", Id::Null);
         let settings = std::sync::Arc::clone(&self.settings);
         for (index, backend) in settings.backends.iter().enumerate() {
             let Some(session) = self.upstream_session(&backend.name) else {

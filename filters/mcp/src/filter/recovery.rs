@@ -207,15 +207,9 @@ impl McpFilter {
             self.learn_session_based(index);
             return self.bridge_call(host, index, id, body);
         }
-        let mut fan = FanOut {
-            goal: Goal::Forward,
-            method: self.method,
-            id,
-            calls: Vec::new(),
-            bodies: vec![(index, body)],
-            recovered: vec![index],
-            replies: Vec::new(),
-        };
+        let mut fan = FanOut::new(Goal::Forward, self.method, id);
+        fan.bodies.push((index, body));
+        fan.recovered.push(index);
         self.reinitialize(host, &mut fan, index);
         if fan.calls.is_empty() {
             return Action::Continue;
