@@ -205,13 +205,20 @@ impl Gateway {
         }
     }
 
+    /// A session-era request on the gateway session `token`: status and JSON body.
+    async fn in_session(&self, token: &str, request: Value) -> (u16, Value) {
+        let headers = [
+            ("mcp-session-id", token),
+            ("mcp-protocol-version", "2025-11-25"),
+        ];
+        let (status, _, body) = self.post(&headers, request).await;
+        (status, body)
+    }
+
     async fn tool_names(&self, token: &str) -> Vec<String> {
-        let (status, _, body) = self
-            .post(
-                &[
-                    ("mcp-session-id", token),
-                    ("mcp-protocol-version", "2025-11-25"),
-                ],
+        let (status, body) = self
+            .in_session(
+                token,
                 json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
             )
             .await;
@@ -373,15 +380,7 @@ async fn a_session_opened_on_one_envoy_works_on_another_with_the_key(flavour: Fl
     }
     let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
                       "params": {"name": "everything_echo", "arguments": {"message": "replica"}}});
-    let (status, _, body) = second
-        .post(
-            &[
-                ("mcp-session-id", &token),
-                ("mcp-protocol-version", "2025-11-25"),
-            ],
-            call,
-        )
-        .await;
+    let (status, body) = second.in_session(&token, call).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.to_string().contains("Echo: replica"), "{body}");
 }
@@ -459,15 +458,7 @@ async fn backends_that_lost_their_sessions_are_recovered_transparently(flavour: 
     }
     let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                       "params": {"name": "everything_echo", "arguments": {"message": "again"}}});
-    let (status, _, body) = gateway
-        .post(
-            &[
-                ("mcp-session-id", &token),
-                ("mcp-protocol-version", "2025-11-25"),
-            ],
-            call,
-        )
-        .await;
+    let (status, body) = gateway.in_session(&token, call).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.to_string().contains("Echo: again"), "{body}");
 }
@@ -487,15 +478,7 @@ async fn a_routed_call_that_meets_a_lost_session_is_retried(flavour: Flavour) {
     ] {
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                           "params": {"name": tool, "arguments": {"message": "lost"}}});
-        let (status, _, body) = gateway
-            .post(
-                &[
-                    ("mcp-session-id", &token),
-                    ("mcp-protocol-version", "2025-11-25"),
-                ],
-                call,
-            )
-            .await;
+        let (status, body) = gateway.in_session(&token, call).await;
         assert_eq!(status, 200, "{tool}: {body}\n{}", gateway.logs());
         assert!(body.to_string().contains(text), "{tool}: {body}");
     }
