@@ -62,22 +62,14 @@ pub fn method_tag(method: &str) -> &'static str {
     if let Some(single) = SingleMethod::from_method(method) {
         return single.as_str();
     }
-    const OTHER_KNOWN: &[FanOutMethod] = &[
-        FanOutMethod::Initialize,
-        FanOutMethod::Initialized,
-        FanOutMethod::Ping,
-        FanOutMethod::ToolsList,
-        FanOutMethod::PromptsList,
-        FanOutMethod::ResourcesList,
-        FanOutMethod::ResourceTemplatesList,
-        FanOutMethod::LoggingSetLevel,
-        FanOutMethod::ServerDiscover,
-    ];
-    OTHER_KNOWN
-        .iter()
-        .map(|m| m.as_str())
-        .find(|known| *known == method)
-        .unwrap_or(ai_gateway_core::metrics::OTHER)
+    if let Some(fan_out) = FanOutMethod::for_request(method) {
+        return fan_out.as_str();
+    }
+    let initialized = FanOutMethod::Initialized.as_str();
+    if method == initialized {
+        return initialized;
+    }
+    ai_gateway_core::metrics::OTHER
 }
 
 /// The `outcome` tag: the JSON-RPC error code the gateway answered (known codes only), else

@@ -85,7 +85,7 @@ pub enum FanOutMethod {
 
 impl FanOutMethod {
     /// The fan-out method of a request's method name.
-    fn for_request(method: &str) -> Option<FanOutMethod> {
+    pub(crate) fn for_request(method: &str) -> Option<FanOutMethod> {
         Some(match method {
             "initialize" => FanOutMethod::Initialize,
             "ping" => FanOutMethod::Ping,
