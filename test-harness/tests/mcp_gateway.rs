@@ -12,7 +12,7 @@ use ai_gateway_test_harness::{
 };
 use serde_json::{json, Value};
 
-use support::http;
+use support::mcp_post;
 
 per_flavour!(
     the_sdk_client_sees_one_server_in_legacy_mode,
@@ -149,24 +149,7 @@ impl Gateway {
         headers: &[(&str, &str)],
         body: Value,
     ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let mut request = http()
-            .post(self.url())
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("an answer");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a complete body");
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, headers, json)
+        mcp_post(&self.url(), headers, body.to_string()).await
     }
 
     /// A legacy `initialize`: the gateway's session token.

@@ -10,7 +10,7 @@ use ai_gateway_test_harness::{
 };
 use serde_json::{json, Value};
 
-use support::{http, metric};
+use support::{http, mcp_post, metric};
 
 per_flavour!(
     prefixed_tools_reach_their_backend_without_the_prefix,
@@ -75,22 +75,8 @@ impl Gateway {
 
     /// `POST /mcp` with `body` and extra `headers`: status and body.
     async fn post(&self, headers: &[(&str, &str)], body: String) -> (u16, Value) {
-        let mut request = http()
-            .post(format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url()))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .expect("the gateway answers");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("a complete body");
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let url = format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url());
+        let (status, _, json) = mcp_post(&url, headers, body).await;
         (status, json)
     }
 

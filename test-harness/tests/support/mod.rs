@@ -213,3 +213,30 @@ pub async fn cards(envoy: &Envoy, result: &str, want: f64) -> f64 {
     )
     .await
 }
+
+/// An MCP `POST` of `body` to `url` with extra `headers`: status, response headers and the
+/// body as JSON (or as a JSON string holding the text when it is not JSON).
+pub async fn mcp_post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a complete body");
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, headers, json)
+}
