@@ -111,8 +111,7 @@ impl A2aFilter {
     }
 
     fn count_card(&self, host: &mut dyn Host, result: CardResult) {
-        let agent = self.agent_name().to_string();
-        host.counter_add(CARDS_TOTAL, &[&agent, result.as_str()], 1);
+        host.counter_add(CARDS_TOTAL, &[self.agent_name(), result.as_str()], 1);
     }
 
     /// Decides at response headers whether to hold the body for rewriting.
@@ -386,11 +385,10 @@ impl HttpFilter for A2aFilter {
             // The request body never finished: use whatever was copied.
             self.resolve_body_method(false);
         }
-        let agent = self.agent_name().to_string();
-        let method = self.method_tag().to_string();
+        let (agent, method) = (self.agent_name(), self.method_tag());
         let outcome = metrics::outcome(self.status, self.jsonrpc_error);
-        host.counter_add(REQUESTS_TOTAL, &[&agent, &method, outcome], 1);
+        host.counter_add(REQUESTS_TOTAL, &[agent, method, outcome], 1);
         let elapsed_ms = host.monotonic_nanos().saturating_sub(self.started_nanos) / 1_000_000;
-        host.histogram_record(REQUEST_DURATION_MS, &[&agent, &method], elapsed_ms);
+        host.histogram_record(REQUEST_DURATION_MS, &[agent, method], elapsed_ms);
     }
 }
