@@ -43,6 +43,16 @@ impl Envoy {
         })
     }
 
+    /// Kills this Envoy and starts a new one from `bootstrap` on the same listener address, as
+    /// clients see a gateway restart: the same URL, a fresh process with no memory of the old one.
+    pub async fn restart(self, bootstrap: &Bootstrap) -> Result<Envoy, HarnessError> {
+        let mut same_address = bootstrap.clone();
+        same_address.listener = self.listener;
+        // Dropping kills and reaps the process, which frees the port (Envoy binds it with SO_REUSEADDR).
+        drop(self);
+        Envoy::start(&same_address).await
+    }
+
     /// Starts Envoy with a bootstrap it is expected to refuse; returns its output once it exited.
     pub async fn expect_refusal(bootstrap: &Bootstrap) -> Result<String, HarnessError> {
         let mut child = Self::spawn(bootstrap)?;

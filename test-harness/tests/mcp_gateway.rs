@@ -6,13 +6,10 @@
 
 mod support;
 
-use ai_gateway_test_harness::{
-    mcp_config, pytest, Bootstrap, Envoy, Flavour, McpBackend, McpBackendKind, McpBackendRoute,
-    MCP_ENDPOINT_PATH,
-};
+use ai_gateway_test_harness::{Flavour, McpBackendKind};
 use serde_json::{json, Value};
 
-use support::mcp_post;
+use support::mcp::{name_of, sessions, Gateway, NEW_SESSION_KEY, SESSION_KEY};
 
 per_flavour!(
     the_sdk_client_sees_one_server_in_legacy_mode,
@@ -26,194 +23,6 @@ per_flavour!(
     a_routed_call_that_meets_a_lost_session_is_retried,
     a_bridged_session_server_everything_lost_is_rebuilt,
 );
-
-/// A session key for the config (base64 of the bytes 1..=32).
-const SESSION_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
-/// The key that replaces it in the rotation test (base64 of 32 bytes 0x42).
-const NEW_SESSION_KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
-
-/// Backend names, which are the prefixes the client sees.
-fn name_of(kind: McpBackendKind) -> &'static str {
-    match kind {
-        McpBackendKind::PythonSession => "session",
-        McpBackendKind::PythonStateless => "stateless",
-        McpBackendKind::Everything => "everything",
-    }
-}
-
-/// The backends of `kinds` and Envoy with the mcp filter in front of them.
-struct Gateway {
-    backends: Vec<McpBackend>,
-    envoy: Envoy,
-    /// What `envoy` runs, to start another replica.
-    bootstrap: Bootstrap,
-}
-
-impl Gateway {
-    async fn start(flavour: Flavour, kinds: &[McpBackendKind]) -> Gateway {
-        Gateway::start_with(flavour, kinds, json!({})).await
-    }
-
-    /// With top-level config fields `extra` added.
-    async fn start_with(flavour: Flavour, kinds: &[McpBackendKind], extra: Value) -> Gateway {
-        let mut backends = Vec::new();
-        for kind in kinds {
-            backends.push(
-                McpBackend::start(*kind)
-                    .await
-                    .expect("the MCP backend starts (run scripts/setup)"),
-            );
-        }
-        let routes: Vec<McpBackendRoute> = backends
-            .iter()
-            .map(|b| McpBackendRoute {
-                path: b.path().to_string(),
-                ..McpBackendRoute::new(name_of(b.kind()), b.addr())
-            })
-            .collect();
-        let mut config = mcp_config(&routes, SESSION_KEY);
-        for (backend, entry) in backends
-            .iter()
-            .zip(config["backends"].as_array_mut().unwrap())
-        {
-            entry["host"] = json!(backend.addr().to_string());
-        }
-        config["timeoutMs"] = json!(5000);
-        if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
-            config.extend(extra);
-        }
-        let bootstrap = routes
-            .into_iter()
-            .fold(Bootstrap::new(Some(flavour)), Bootstrap::mcp_backend)
-            .filter("mcp", config);
-        let envoy = Envoy::start(&bootstrap)
-            .await
-            .expect("Envoy starts with the mcp filter");
-        Gateway {
-            backends,
-            envoy,
-            bootstrap,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url())
-    }
-
-    /// Restarts the backend of `kind` on its port: it forgets every session it issued.
-    async fn restart(&mut self, kind: McpBackendKind) {
-        let at = self.backends.iter().position(|b| b.kind() == kind).unwrap();
-        let old = self.backends.remove(at);
-        let fresh = old.restart().await.expect("the backend restarts");
-        self.backends.insert(at, fresh);
-    }
-
-    /// Kills the backend of `kind` (dropping it ends its process).
-    fn kill(&mut self, kind: McpBackendKind) {
-        let at = self.backends.iter().position(|b| b.kind() == kind).unwrap();
-        drop(self.backends.remove(at));
-    }
-
-    fn logs(&self) -> String {
-        self.backends
-            .iter()
-            .map(|b| format!("--- {:?}\n{}", b.kind(), b.log()))
-            .collect()
-    }
-
-    /// Runs the client suite in `modes` expecting `expect`.
-    async fn client_suite(&self, modes: &str, expect: &Value) {
-        let url = self.url();
-        let expect = expect.to_string();
-        let run = pytest(
-            "test_mcp_client.py",
-            &[
-                ("MCP_URL", &url),
-                ("MCP_EXPECT", &expect),
-                ("MCP_MODES", modes),
-            ],
-        )
-        .await
-        .unwrap();
-        assert!(
-            run.passed,
-            "mcp client suite ({modes}) through the gateway failed:\n{}\nbackends:\n{}",
-            run.output,
-            self.logs()
-        );
-    }
-
-    /// `POST /mcp` with `body` and extra `headers`: status, headers and body.
-    async fn post(
-        &self,
-        headers: &[(&str, &str)],
-        body: Value,
-    ) -> (u16, reqwest::header::HeaderMap, Value) {
-        mcp_post(&self.url(), headers, body.to_string()).await
-    }
-
-    /// A legacy `initialize`: the gateway's session token.
-    async fn initialize(&self) -> String {
-        let (status, headers, body) = self
-            .post(
-                &[],
-                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "e2e", "version": "1"}}}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}\n{}", self.logs());
-        headers
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("initialize returns the gateway's session token")
-            .to_string()
-    }
-
-    /// Another Envoy in front of the same backends, its mcp config changed by `edit`.
-    async fn replica(&self, edit: impl Fn(&mut Value)) -> Gateway {
-        let mut bootstrap = self.bootstrap.clone();
-        for filter in &mut bootstrap.filters {
-            if filter.name == "mcp" {
-                edit(&mut filter.config);
-            }
-        }
-        let envoy = Envoy::start(&bootstrap)
-            .await
-            .expect("a second Envoy starts");
-        Gateway {
-            backends: Vec::new(),
-            envoy,
-            bootstrap,
-        }
-    }
-
-    /// A session-era request on the gateway session `token`: status and JSON body.
-    async fn in_session(&self, token: &str, request: Value) -> (u16, Value) {
-        let headers = [
-            ("mcp-session-id", token),
-            ("mcp-protocol-version", "2025-11-25"),
-        ];
-        let (status, _, body) = self.post(&headers, request).await;
-        (status, body)
-    }
-
-    async fn tool_names(&self, token: &str) -> Vec<String> {
-        let (status, body) = self
-            .in_session(
-                token,
-                json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["result"]["tools"]
-            .as_array()
-            .unwrap_or_else(|| panic!("a tool list: {body}"))
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_string))
-            .collect()
-    }
-}
 
 /// What the suite must find through the gateway for the backends of `kinds`.
 fn expectations(kinds: &[McpBackendKind], protocol: Value) -> Value {
@@ -305,11 +114,8 @@ async fn the_sdk_client_in_auto_mode_reaches_every_backend_bridging_server_every
     let gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
     let expect = expectations(&McpBackendKind::ALL, json!({ "auto": "2026-07-28" }));
     gateway.client_suite("auto", &expect).await;
-    let stats = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
-    assert!(
-        stats.contains(r#"event="upstream_bridged",reason="everything""#),
-        "{stats}"
-    );
+    let bridged = sessions(&gateway.envoy, "upstream_bridged", "everything", 1.0).await;
+    assert!(bridged >= 1.0, "{bridged} bridged sessions");
 }
 
 async fn a_tampered_session_token_is_404(flavour: Flavour) {
@@ -429,8 +235,8 @@ async fn backends_that_lost_their_sessions_are_recovered_transparently(flavour: 
     let mut gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
     let token = gateway.initialize().await;
     let before = gateway.tool_names(&token).await;
-    gateway.restart(McpBackendKind::PythonSession).await;
-    gateway.restart(McpBackendKind::Everything).await;
+    gateway.restart_backend(McpBackendKind::PythonSession).await;
+    gateway.restart_backend(McpBackendKind::Everything).await;
     let after = gateway.tool_names(&token).await;
     // server-everything adds tools once it got `notifications/initialized` (which the
     // recovery sends and this test's own handshake did not): compare what was there before.
@@ -453,8 +259,8 @@ async fn a_routed_call_that_meets_a_lost_session_is_retried(flavour: Flavour) {
     let mut gateway = Gateway::start(flavour, &McpBackendKind::ALL).await;
     let token = gateway.initialize().await;
     gateway.tool_names(&token).await;
-    gateway.restart(McpBackendKind::PythonSession).await;
-    gateway.restart(McpBackendKind::Everything).await;
+    gateway.restart_backend(McpBackendKind::PythonSession).await;
+    gateway.restart_backend(McpBackendKind::Everything).await;
     for (id, tool, text) in [
         (8, "session_echo", "session: lost"),
         (9, "everything_echo", "Echo: lost"),
@@ -496,7 +302,7 @@ async fn a_bridged_session_server_everything_lost_is_rebuilt(flavour: Flavour) {
     let mut gateway = Gateway::start(flavour, &[McpBackendKind::Everything]).await;
     for (id, message) in [(1, "first"), (2, "bridged")] {
         if id == 2 {
-            gateway.restart(McpBackendKind::Everything).await;
+            gateway.restart_backend(McpBackendKind::Everything).await;
         }
         let params = json!({"name": "everything_echo", "arguments": {"message": message}});
         let (status, called) = modern(&gateway, id, "tools/call", params).await;
@@ -507,7 +313,6 @@ async fn a_bridged_session_server_everything_lost_is_rebuilt(flavour: Flavour) {
             "{called}"
         );
     }
-    let stats = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
-    let bridged = r#"mcp_sessions_total{event="upstream_bridged",reason="everything"} 2"#;
-    assert!(stats.contains(bridged), "{stats}");
+    let bridged = sessions(&gateway.envoy, "upstream_bridged", "everything", 2.0).await;
+    assert_eq!(bridged, 2.0);
 }

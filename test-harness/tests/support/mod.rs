@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each suite uses its own subset
 
+pub mod mcp;
+
 use ai_gateway_test_harness::{a2a_config, AgentRoute, Bootstrap, Envoy, Flavour};
 use std::time::Duration;
 
