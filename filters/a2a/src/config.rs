@@ -120,7 +120,7 @@ impl Settings {
     /// Index of the agent whose path prefix covers `path` (query string ignored); the most
     /// specific prefix wins.
     pub fn agent_for_path(&self, path: &str) -> Option<usize> {
-        let path = path.split(['?', '#']).next().unwrap_or("");
+        let path = crate::url::path_only(path);
         self.agents.iter().position(|a| {
             path.strip_prefix(a.path_prefix.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))

@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::inspect::{jsonrpc_error_code, BoundedCopy, ResponseInspector};
 use crate::methods::{self, BodyMethod};
 use crate::metrics::{self, CARDS_TOTAL, REQUESTS_TOTAL, REQUEST_DURATION_MS};
-use crate::url::base_from_request;
+use crate::url::{base_from_request, path_only};
 
 /// Paths (below the agent prefix) serving the public card, or the v0.3 extended card.
 const CARD_PATH_SUFFIXES: [&str; 3] = [
@@ -276,7 +276,7 @@ impl HttpFilter for A2aFilter {
             Some(i) => &path[self.settings.agents[i].path_prefix.len()..],
             None => path.as_str(),
         };
-        let relative_path = relative.split(['?', '#']).next().unwrap_or("");
+        let relative_path = path_only(relative);
 
         if http_method == "GET"
             && CARD_PATH_SUFFIXES
@@ -285,7 +285,7 @@ impl HttpFilter for A2aFilter {
         {
             self.kind = RequestKind::Card;
             self.method = Some(Cow::Borrowed(methods::CARD));
-        } else if let Some(rest) = methods::rest_method(&http_method, relative) {
+        } else if let Some(rest) = methods::rest_method(&http_method, relative_path) {
             self.method = Some(Cow::Borrowed(rest));
         } else if http_method == "POST" {
             self.kind = RequestKind::JsonRpc;

@@ -4,6 +4,8 @@
 use ai_gateway_core::jsonrpc::{self, Message, Payload};
 use ai_gateway_core::TagLimiter;
 
+use crate::url::path_only;
+
 /// v1.0 JSON-RPC method names (also the names REST routes map to).
 pub const V1_METHODS: &[&str] = &[
     SEND_MESSAGE,
@@ -72,8 +74,7 @@ pub fn method_tag_limiter(extra: &[String]) -> TagLimiter {
 /// prefix are covered: v1.0 `/message:send`, `/tasks/{id}:cancel`, `/extendedAgentCard`, …;
 /// v0.3 `/v1/message:send`, `/v1/tasks/{id}:subscribe`, `/v1/card`, ….
 pub fn rest_method(http_method: &str, path: &str) -> Option<&'static str> {
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    let mut rev = path.trim_end_matches('/').rsplit('/');
+    let mut rev = LastSegments(path_only(path).trim_end_matches('/'));
     let last = rev.next()?;
     let prev = rev.next();
     let prev2 = rev.next();
@@ -103,6 +104,29 @@ pub fn rest_method(http_method: &str, path: &str) -> Option<&'static str> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The `/`-separated segments of a path, last first (a byte scan instead of a char searcher:
+/// this runs on every request).
+struct LastSegments<'a>(&'a str);
+
+impl<'a> Iterator for LastSegments<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let path = self.0;
+        match path.bytes().rposition(|b| b == b'/') {
+            Some(slash) => {
+                self.0 = &path[..slash];
+                Some(&path[slash + 1..])
+            }
+            None if path.is_empty() => None,
+            None => {
+                self.0 = "";
+                Some(path)
+            }
+        }
     }
 }
 

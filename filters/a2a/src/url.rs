@@ -46,6 +46,14 @@ pub fn is_valid_authority(authority: &str) -> bool {
         })
 }
 
+/// A request path without its query and fragment (a byte scan: this runs on every request).
+pub fn path_only(path: &str) -> &str {
+    match path.bytes().position(|b| b == b'?' || b == b'#') {
+        Some(end) => &path[..end],
+        None => path,
+    }
+}
+
 /// Builds the public base URL from the request when none is configured:
 /// `X-Forwarded-Proto` (default `http`) and `Host`/`:authority`.
 pub fn base_from_request(forwarded_proto: Option<&str>, authority: Option<&str>) -> Option<String> {
@@ -113,6 +121,21 @@ pub fn to_gateway_url(url: &str, public_base: &str, agent: &Agent) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_only_cuts_the_query_and_fragment() {
+        let cases = [
+            ("/a/b", "/a/b"),
+            ("/a/b?x=1", "/a/b"),
+            ("/a/b#frag", "/a/b"),
+            ("/a?x=/y#z", "/a"),
+            ("?x", ""),
+            ("", ""),
+        ];
+        for (path, want) in cases {
+            assert_eq!(path_only(path), want, "{path}");
+        }
+    }
 
     fn agent(prefix: &str, upstream: &str) -> Agent {
         Agent {

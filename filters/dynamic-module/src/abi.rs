@@ -20,6 +20,9 @@ pub const ABI_VERSION: &[u8] = b"v0.2.0\0";
 pub type HttpFilterConfigEnvoyPtr = *mut c_void;
 /// The module's per-config state (owned by the module until `on_http_filter_config_destroy`).
 pub type HttpFilterConfigModulePtr = *const c_void;
+/// Envoy's scheduler of events for a config on the main thread (owned by the module until
+/// `..._config_scheduler_delete`).
+pub type HttpFilterConfigSchedulerPtr = *mut c_void;
 /// The module's per-route config (this module has none).
 pub type HttpFilterPerRouteConfigModulePtr = *const c_void;
 /// Envoy's `DynamicModuleHttpFilter`, valid until `on_http_filter_destroy`.
@@ -257,7 +260,7 @@ extern "C" {
         source_line: u32,
     );
 
-    // --- Metrics (defined on the config, recorded on the stream) ---
+    // --- Metrics (defined on the config at creation) ---
     pub fn envoy_dynamic_module_callback_http_filter_config_define_counter(
         config: HttpFilterConfigEnvoyPtr,
         name: ModuleBuffer,
@@ -279,34 +282,49 @@ extern "C" {
         label_names_length: usize,
         histogram_id: *mut usize,
     ) -> MetricsResult;
-    pub fn envoy_dynamic_module_callback_http_filter_increment_counter(
-        filter: HttpFilterEnvoyPtr,
+
+    // --- Metrics recorded on the config (main thread, batched updates) ---
+    pub fn envoy_dynamic_module_callback_http_filter_config_increment_counter(
+        config: HttpFilterConfigEnvoyPtr,
         id: usize,
         label_values: *mut ModuleBuffer,
         label_values_length: usize,
         value: u64,
     ) -> MetricsResult;
-    pub fn envoy_dynamic_module_callback_http_filter_increment_gauge(
-        filter: HttpFilterEnvoyPtr,
+    pub fn envoy_dynamic_module_callback_http_filter_config_increment_gauge(
+        config: HttpFilterConfigEnvoyPtr,
         id: usize,
         label_values: *mut ModuleBuffer,
         label_values_length: usize,
         value: u64,
     ) -> MetricsResult;
-    pub fn envoy_dynamic_module_callback_http_filter_decrement_gauge(
-        filter: HttpFilterEnvoyPtr,
+    pub fn envoy_dynamic_module_callback_http_filter_config_decrement_gauge(
+        config: HttpFilterConfigEnvoyPtr,
         id: usize,
         label_values: *mut ModuleBuffer,
         label_values_length: usize,
         value: u64,
     ) -> MetricsResult;
-    pub fn envoy_dynamic_module_callback_http_filter_record_histogram_value(
-        filter: HttpFilterEnvoyPtr,
+    pub fn envoy_dynamic_module_callback_http_filter_config_record_histogram_value(
+        config: HttpFilterConfigEnvoyPtr,
         id: usize,
         label_values: *mut ModuleBuffer,
         label_values_length: usize,
         value: u64,
     ) -> MetricsResult;
+
+    // --- Config scheduler: runs `on_http_filter_config_scheduled` on the main thread ---
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+        config: HttpFilterConfigEnvoyPtr,
+    ) -> HttpFilterConfigSchedulerPtr;
+    /// Thread-safe: posts the event to the main thread's dispatcher.
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+        scheduler: HttpFilterConfigSchedulerPtr,
+        event_id: u64,
+    );
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
+        scheduler: HttpFilterConfigSchedulerPtr,
+    );
 
     // --- Headers ---
     pub fn envoy_dynamic_module_callback_http_get_header(

@@ -2,7 +2,7 @@
 //!
 //! Envoy 1.40 refuses an HTTP-filter module that lacks any hook it resolves as required, so
 //! every HTTP-filter hook the binary looks up is exported; the ones this adapter has no use for
-//! (schedulers, streamed callouts, watermarks, per-route config) do nothing. Every hook that runs
+//! (stream schedulers, streamed callouts, watermarks, per-route config) do nothing. Every hook that runs
 //! code runs it under [`guard::catch`], so a panic never unwinds into Envoy; the empty hooks and
 //! the constant `on_http_filter_local_reply` contain nothing that could panic.
 
@@ -16,10 +16,11 @@ use crate::abi::{
     HttpFilterEnvoyPtr, HttpFilterModulePtr, HttpFilterPerRouteConfigModulePtr, LocalReplyStatus,
     TrailersStatus,
 };
-use crate::config::{define_metrics, FilterConfig};
+use crate::config::FilterConfig;
 use crate::envoy_log;
 use crate::guard;
 use crate::host::{callout_result, EnvoyHost};
+use crate::metrics::Metrics;
 use crate::stream::{Outcome, Phase, Stream};
 
 /// Logs a panic caught outside any stream (config creation, filter creation, destruction).
@@ -115,7 +116,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 return std::ptr::null();
             }
         };
-        let metrics = match define_metrics(config_envoy, factory.metrics()) {
+        let metrics = match Metrics::define(config_envoy, factory.metrics()) {
             Ok(metrics) => metrics,
             Err(err) => {
                 envoy_log::log(LogLevel::Error, format_args!("filter `{name}`: {err}"));
@@ -146,6 +147,24 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
         drop(unsafe { Arc::from_raw(config.cast::<FilterConfig>()) })
     }) {
         log_panic("http_filter_config_destroy", &message);
+    }
+}
+
+/// The metrics flusher's event, on the main thread: applies the config's pending metric
+/// updates.
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
+    config_envoy: HttpFilterConfigEnvoyPtr,
+    config: HttpFilterConfigModulePtr,
+    _event_id: u64,
+) {
+    if let Err(message) = guard::catch(|| {
+        // SAFETY: Envoy only runs a config's events while the config, and so the module state
+        // it was created with (released in `on_http_filter_config_destroy`), is alive.
+        let config = unsafe { &*config.cast::<FilterConfig>() };
+        config.metrics.apply(config_envoy);
+    }) {
+        log_panic("http_filter_config_scheduled", &message);
     }
 }
 
@@ -356,15 +375,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_local_reply(
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
     _envoy: HttpFilterEnvoyPtr,
     _module: HttpFilterModulePtr,
-    _event_id: u64,
-) {
-}
-
-/// No config scheduler is ever created.
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
-    _config_envoy: HttpFilterConfigEnvoyPtr,
-    _config: HttpFilterConfigModulePtr,
     _event_id: u64,
 ) {
 }

@@ -10,40 +10,20 @@ use ai_gateway_core::{
 };
 
 use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
-use crate::config::MetricSlot;
 use crate::envoy_log;
+use crate::metrics::Metrics;
 
 /// The host as seen from one hook of one stream. `envoy` is only valid during that hook,
 /// so an `EnvoyHost` is created per hook and never stored.
 pub struct EnvoyHost<'a> {
     envoy: abi::HttpFilterEnvoyPtr,
-    metrics: &'a [MetricSlot],
+    metrics: &'a Metrics,
 }
 
 impl<'a> EnvoyHost<'a> {
     /// Wraps the filter pointer Envoy passed to the current hook.
-    pub fn new(envoy: abi::HttpFilterEnvoyPtr, metrics: &'a [MetricSlot]) -> Self {
+    pub fn new(envoy: abi::HttpFilterEnvoyPtr, metrics: &'a Metrics) -> Self {
         EnvoyHost { envoy, metrics }
-    }
-
-    /// The metric slot for `metric` when the filter passed the right number of tag values;
-    /// Envoy requires the count to match the definition.
-    fn slot(&self, metric: MetricId, tags: &[&str], kind: MetricKind) -> Option<MetricSlot> {
-        let slot = self.metrics.get(metric.0).copied();
-        match slot {
-            Some(slot) if slot.kind == kind && slot.tag_count == tags.len() => Some(slot),
-            _ => {
-                envoy_log::log(
-                    LogLevel::Error,
-                    format_args!(
-                        "metric {} used as {kind:?} with {} tags",
-                        metric.0,
-                        tags.len()
-                    ),
-                );
-                None
-            }
-        }
     }
 
     /// Whether the current chunk is itself the buffered body (an earlier filter buffered and
@@ -111,38 +91,7 @@ impl<'a> EnvoyHost<'a> {
             abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.envoy, received) > 0
         }
     }
-
-    fn tagged(&self, slot: MetricSlot, tags: &[&str], record: Recorder, value: u64) {
-        let mut values: Vec<ModuleBuffer> =
-            tags.iter().map(|t| ModuleBuffer::from_text(t)).collect();
-        // SAFETY: `envoy` is valid for the current hook; `values` outlives the call and its
-        // length matches the metric's definition (checked by `slot`).
-        let code = unsafe {
-            record(
-                self.envoy,
-                slot.envoy_id,
-                values.as_mut_ptr(),
-                values.len(),
-                value,
-            )
-        };
-        if code != abi::METRICS_SUCCESS {
-            envoy_log::log(
-                LogLevel::Debug,
-                format_args!("recording metric {} failed with code {code}", slot.envoy_id),
-            );
-        }
-    }
 }
-
-/// The signature shared by Envoy's counter/gauge/histogram record callbacks.
-type Recorder = unsafe extern "C" fn(
-    abi::HttpFilterEnvoyPtr,
-    usize,
-    *mut ModuleBuffer,
-    usize,
-    u64,
-) -> abi::MetricsResult;
 
 fn header_type(dir: Direction) -> HttpHeaderType {
     match dir {
@@ -408,36 +357,16 @@ impl Host for EnvoyHost<'_> {
     }
 
     fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
-        if let Some(slot) = self.slot(metric, tags, MetricKind::Counter) {
-            self.tagged(
-                slot,
-                tags,
-                abi::envoy_dynamic_module_callback_http_filter_increment_counter,
-                delta,
-            );
-        }
+        let delta = i64::try_from(delta).unwrap_or(i64::MAX);
+        self.metrics.add(metric, MetricKind::Counter, tags, delta);
     }
 
     fn gauge_add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
-        if let Some(slot) = self.slot(metric, tags, MetricKind::Gauge) {
-            let record: Recorder = if delta >= 0 {
-                abi::envoy_dynamic_module_callback_http_filter_increment_gauge
-            } else {
-                abi::envoy_dynamic_module_callback_http_filter_decrement_gauge
-            };
-            self.tagged(slot, tags, record, delta.unsigned_abs());
-        }
+        self.metrics.add(metric, MetricKind::Gauge, tags, delta);
     }
 
     fn histogram_record(&mut self, metric: MetricId, tags: &[&str], value: u64) {
-        if let Some(slot) = self.slot(metric, tags, MetricKind::Histogram) {
-            self.tagged(
-                slot,
-                tags,
-                abi::envoy_dynamic_module_callback_http_filter_record_histogram_value,
-                value,
-            );
-        }
+        self.metrics.sample(metric, tags, value);
     }
 
     fn monotonic_nanos(&self) -> u64 {

@@ -4,7 +4,8 @@
 //! `filter_name` picks the filter and `filter_config` (a string) carries its JSON config.
 //! The adapter only translates: [`abi`] is the C ABI, [`host`] maps `ai_gateway_core::Host` onto
 //! it, `exports` holds the hooks Envoy calls (exported by `#[no_mangle]`, so the module itself
-//! stays private), [`stream`] the per-stream panic policy and [`guard`] the panic barrier.
+//! stays private), [`stream`] the per-stream panic policy, [`guard`] the panic barrier and
+//! [`metrics`] the batched path of metric updates to Envoy.
 
 pub mod abi;
 pub mod config;
@@ -12,4 +13,8 @@ mod envoy_log;
 mod exports;
 pub mod guard;
 pub mod host;
+mod metric_batch;
+pub mod metrics;
 pub mod stream;
+#[cfg(test)]
+mod test_envoy_stubs;

@@ -117,6 +117,7 @@ fn on_panic<H: Host>(host: &mut H, filter_name: &str, hook: &str, phase: Phase, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Metrics;
     use ai_gateway_core::fake_host::FakeHost;
     use ai_gateway_core::{FilterFactory, MetricDef};
 
@@ -150,7 +151,7 @@ mod tests {
         let config = Arc::new(FilterConfig {
             filter_name: "probe".to_string(),
             factory: Arc::new(Factory),
-            metrics: Vec::new(),
+            metrics: Metrics::none(),
         });
         Stream::new(config.factory.new_filter(), config)
     }
