@@ -9,19 +9,28 @@ Three local MCP servers (by default Python session-based, Python stateless, npm 
   fans out and merges.
 - call-direct: `tools/call echo` straight to one backend; call-dynmod / call-wasm: the same call
   routed by the gateway (`<backend>_echo`).
+- fanout-fastmcp / call-fastmcp: the same two calls through a FastMCP 4.1 proxy that mounts the
+  same backends under the same namespaces (FastMCP's `create_proxy` + `mount`, default settings:
+  a fresh backend session per request); fanout-fastmcp-reuse / call-fastmcp-reuse: the same proxy
+  handed one connected client per backend, whose session it then reuses (FastMCP's opt-in).
+  FastMCP runs from its own venv (.bench/fastmcp-venv, from
+  test-harness/clients/requirements-fastmcp.txt), created on first use; --no-fastmcp skips it.
 The load generator speaks the session-based protocol (2025-11-25): every target is initialized
 once and its session reused by N concurrent workers over keep-alive connections. The client and
 the backends are Python/Node on the same machine, so they, not Envoy, bound the absolute rates:
 only the same-run ratios mean something. Two columns say who is saturated: the load generator's
-own CPU (in cores; near 1.0 it is the bottleneck, one Python thread) and Envoy's CPU per call.
+own CPU (in cores; near 1.0 it is the bottleneck, one Python thread) and the proxy's (Envoy's or
+FastMCP's) CPU per call.
 """
 
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +40,15 @@ from pathlib import Path
 import httpx
 
 from bench import cpu_seconds
-from envoy_process import MCP_BACKENDS, EnvoyProcess, start_mcp_backend, stop_child
+from envoy_process import (MCP_BACKENDS, EnvoyProcess, free_port, repo_root, start_mcp_backend,
+                           stop_child, wait_for_port)
 
 PROTOCOL = "2025-11-25"
 FLAVOURS = ("dynmod", "wasm")
+# The FastMCP proxies: scenario suffix → whether it reuses one backend session per backend.
+FASTMCP_PROXIES = {"fastmcp": False, "fastmcp-reuse": True}
+FASTMCP_REQUIREMENTS = repo_root() / "test-harness/clients/requirements-fastmcp.txt"
+FASTMCP_VENV = repo_root() / ".bench/fastmcp-venv"
 # Targets from the MCP issue, for the dynmod flavour.
 FANOUT_RPS_RATIO = 0.9
 FANOUT_P50_EXTRA_MS = 1.0
@@ -119,7 +133,45 @@ async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -
     return len(latencies) / elapsed, statistics.median(latencies) * 1e3, p99 * 1e3, client_cpu
 
 
-async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> dict[str, list]:
+def fastmcp_python() -> Path:
+    """The FastMCP venv's Python, (re)creating the venv when its requirements changed."""
+    python = FASTMCP_VENV / "bin/python"
+    stamp = FASTMCP_VENV / ".requirements.sha256"
+    want = hashlib.sha256(FASTMCP_REQUIREMENTS.read_bytes()).hexdigest()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != want:
+        print(f"bench mcp: installing {FASTMCP_REQUIREMENTS.name} into {FASTMCP_VENV}", flush=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(FASTMCP_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "-r", str(FASTMCP_REQUIREMENTS)], check=True)
+        stamp.write_text(want)
+    return python
+
+
+def start_fastmcp_proxy(name: str, reuse: bool, ports: dict[str, int], workdir: Path
+                        ) -> tuple[subprocess.Popen, int]:
+    """A FastMCP proxy mounting every backend under its name; returns it and its port."""
+    port = free_port()
+    cmd = [str(fastmcp_python()), "-u", str(Path(__file__).with_name("bench_fastmcp_proxy.py")),
+           "--port", str(port)]
+    for backend, backend_port in ports.items():
+        cmd += ["--backend", f"{backend}=http://127.0.0.1:{backend_port}/mcp"]
+    if reuse:
+        cmd.append("--reuse-sessions")
+    log = workdir / f"{name}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, name, timeout=60)
+    except SystemExit:
+        stop_child(proc)
+        print(log.read_text())
+        raise
+    return proc, port
+
+
+async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], proxies: dict[str, tuple],
+              args) -> dict[str, list]:
     """Opens every session, then measures each scenario `args.rounds` times, interleaved."""
     limits = httpx.Limits(max_connections=args.workers, max_keepalive_connections=args.workers)
 
@@ -135,6 +187,10 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> d
     try:
         direct = {name: await session(f"http://127.0.0.1:{port}/mcp") for name, port in ports.items()}
         gateways = {f: await session(envoy.url("/mcp")) for f, envoy in envoys.items()}
+        for name, (_, port) in proxies.items():
+            gateways[name] = await session(f"http://127.0.0.1:{port}/mcp")
+        pids = {f: envoy.proc.pid for f, envoy in envoys.items()}
+        pids.update({name: proc.pid for name, (proc, _) in proxies.items()})
         echo = {"message": "bench"}
         scenarios: dict[str, Callable[[], Awaitable]] = {
             "fanout-baseline": lambda: asyncio.gather(
@@ -151,7 +207,13 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> d
         expected = sum([len((await s.request("tools/list"))["tools"]) for s in direct.values()])
         for f, gw in gateways.items():
             merged = len((await gw.request("tools/list"))["tools"])
-            if merged != expected:
+            if f in FASTMCP_PROXIES and merged >= expected:
+                # FastMCP forwards sampling/elicitation/roots capabilities to the backends, and
+                # server-everything lists more tools to such a client.
+                if merged > expected:
+                    print(f"bench mcp: {f} lists {merged} tools (the backends {expected} for this "
+                          f"client: FastMCP announces more client capabilities)", flush=True)
+            elif merged != expected:
                 raise BenchError(f"{f}: the gateway lists {merged} tools, the backends {expected}")
 
         for call in scenarios.values():  # warm-up: connections, Wasm JIT, server caches
@@ -159,15 +221,15 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], args) -> d
         results: dict[str, list] = {name: [] for name in scenarios}
         for rnd in range(args.rounds):
             for name, call in scenarios.items():
-                envoy = envoys.get(name.partition("-")[2])
-                envoy_cpu = cpu_seconds(envoy.proc.pid) if envoy else 0.0
+                pid = pids.get(name.partition("-")[2])
+                proxy_cpu = cpu_seconds(pid) if pid else 0.0
                 rps, p50, p99, client_cpu = await measure(call, args.seconds, args.workers)
                 calls = rps * args.seconds
-                envoy_us = (cpu_seconds(envoy.proc.pid) - envoy_cpu) / calls * 1e6 if envoy else 0.0
-                results[name].append((rps, p50, p99, client_cpu, envoy_us))
-                print(f"round {rnd + 1} {name:16} {rps:7.0f} calls/s  p50 {p50:6.2f} ms  "
-                      f"p99 {p99:6.2f} ms  client {client_cpu:4.2f} cores  "
-                      f"envoy {envoy_us:5.0f} us CPU/call", flush=True)
+                proxy_us = (cpu_seconds(pid) - proxy_cpu) / calls * 1e6 if pid else 0.0
+                results[name].append((rps, p50, p99, client_cpu, proxy_us))
+                print(f"round {rnd + 1} {name:20} {rps:7.0f} calls/s  p50 {p50:7.2f} ms  "
+                      f"p99 {p99:7.2f} ms  client {client_cpu:4.2f} cores  "
+                      f"proxy {proxy_us:6.0f} us CPU/call", flush=True)
         return results
     finally:
         for c in clients:
@@ -179,19 +241,19 @@ def report(results: dict[str, list], args) -> None:
               for name, runs in results.items()}
     print(f"\nmcp: {args.rounds} rounds x {args.seconds}s, {args.workers} workers, 1 Envoy worker; "
           f"fan-out over {args.backends}; routed call to `{args.call_backend}`")
-    print(f"{'scenario':16} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'client':>6} "
-          f"{'envoy us':>8} {'vs':>16} "
-          f"{'rps ratio':>9} {'p50 ratio':>9} {'p50 +ms':>7}  target (dynmod)")
+    print(f"{'scenario':20} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'client':>6} "
+          f"{'proxy us':>8} {'vs':>16} "
+          f"{'rps ratio':>9} {'p50 ratio':>9} {'p50 +ms':>8}  target (dynmod)")
     missed = []
-    for name, (rps, p50, p99, client_cpu, envoy_us) in median.items():
+    for name, (rps, p50, p99, client_cpu, proxy_us) in median.items():
         kind, _, flavour = name.partition("-")
         base = "fanout-baseline" if kind == "fanout" else "call-direct"
-        envoy = f"{envoy_us:8.0f}" if flavour in FLAVOURS else f"{'-':>8}"
-        line = f"{name:16} {rps:8.0f} {p50:7.2f} {p99:7.2f} {client_cpu:6.2f} {envoy}"
+        proxy = f"{proxy_us:8.0f}" if name != base else f"{'-':>8}"
+        line = f"{name:20} {rps:8.0f} {p50:8.2f} {p99:8.2f} {client_cpu:6.2f} {proxy}"
         if name != base:
             b_rps, b_p50 = median[base][:2]
             line += (f" {base:>16} {rps / b_rps:8.3f}x {p50 / b_p50:8.3f}x "
-                     f"{p50 - b_p50:+7.2f}")
+                     f"{p50 - b_p50:+8.2f}")
             if flavour == "dynmod" and kind == "fanout":
                 ok = rps / b_rps >= FANOUT_RPS_RATIO and p50 <= b_p50 + FANOUT_P50_EXTRA_MS
                 line += (f"  >= {FANOUT_RPS_RATIO}x calls/s, p50 <= +{FANOUT_P50_EXTRA_MS:g} ms "
@@ -202,6 +264,16 @@ def report(results: dict[str, list], args) -> None:
                 line += f"  p50 <= {CALL_P50_RATIO:.2f}x {'met' if ok else 'MISSED'}"
                 missed += [] if ok else [name]
         print(line)
+    comparisons = [(kind, flavour, proxy) for kind in ("fanout", "call") for flavour in FLAVOURS
+                   for proxy in FASTMCP_PROXIES if f"{kind}-{proxy}" in median]
+    if comparisons:
+        print()
+    for kind, flavour, proxy in comparisons:
+        gw_rps, gw_p50, gw_p99 = median[f"{kind}-{flavour}"][:3]
+        fm_rps, fm_p50, fm_p99 = median[f"{kind}-{proxy}"][:3]
+        pair = f"{kind}-{flavour} vs {kind}-{proxy}:"
+        print(f"{pair:40} {gw_rps / fm_rps:6.1f}x calls/s  p50 {gw_p50 / fm_p50:6.3f}x  "
+              f"p99 {gw_p99 / fm_p99:6.3f}x")
     if missed:
         print(f"\ntargets missed: {', '.join(missed)}")
 
@@ -220,7 +292,7 @@ def backend_names(kinds: list[str]) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench mcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5, help="length of one measured run")
+    parser.add_argument("--seconds", type=float, default=4, help="length of one measured run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario")
     parser.add_argument("--workers", type=int, default=8, help="concurrent client loops")
     parser.add_argument("--backends", default=",".join(MCP_BACKENDS),
@@ -229,6 +301,8 @@ def main() -> None:
                              "everything2, ...)")
     parser.add_argument("--call-backend", default="everything",
                         help="the backend (by name) the routed tools/call goes to")
+    parser.add_argument("--no-fastmcp", dest="fastmcp", action="store_false",
+                        help="leave out the FastMCP proxy rows")
     args = parser.parse_args()
     backends = backend_names(args.backends.split(","))
     if args.call_backend not in backends:
@@ -237,6 +311,7 @@ def main() -> None:
     key = base64.b64encode(os.urandom(32)).decode()
     children = []
     envoys: dict[str, EnvoyProcess] = {}
+    proxies: dict[str, tuple[subprocess.Popen, int]] = {}
     with tempfile.TemporaryDirectory(prefix="ai-gateway-bench-mcp-") as tmp:
         workdir = Path(tmp)
         try:
@@ -248,7 +323,10 @@ def main() -> None:
                 envoys[f] = EnvoyProcess(f, {}, workdir, mcp_backends=ports, mcp_session_key=key,
                                          mcp_config={"timeoutMs": 10000})
                 envoys[f].start()
-            results = asyncio.run(run(ports, envoys, args))
+            for name, reuse in FASTMCP_PROXIES.items() if args.fastmcp else ():
+                proxies[name] = start_fastmcp_proxy(name, reuse, ports, workdir)
+                children.append(proxies[name][0])
+            results = asyncio.run(run(ports, envoys, proxies, args))
         except BenchError as e:
             sys.exit(f"bench mcp: {e}")
         finally:
