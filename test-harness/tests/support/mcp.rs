@@ -32,13 +32,16 @@ pub fn name_of(kind: McpBackendKind) -> &'static str {
 
 /// The backends of `kinds` and Envoy with the mcp filter in front of them.
 pub struct Gateway {
+    /// The running MCP servers, in the order of `kinds`.
     pub backends: Vec<McpBackend>,
+    /// Envoy with the mcp filter.
     pub envoy: Envoy,
     /// What `envoy` runs, to start another replica.
     pub bootstrap: Bootstrap,
 }
 
 impl Gateway {
+    /// The backends of `kinds` behind a fresh Envoy (default config, failOpen).
     pub async fn start(flavour: Flavour, kinds: &[McpBackendKind]) -> Gateway {
         Gateway::start_with(flavour, kinds, json!({})).await
     }
@@ -85,6 +88,7 @@ impl Gateway {
         }
     }
 
+    /// The gateway's MCP endpoint.
     pub fn url(&self) -> String {
         format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url())
     }
@@ -207,6 +211,7 @@ impl Gateway {
         (status, body)
     }
 
+    /// The names `tools/list` shows on the gateway session `token` (asserts a 200 list).
     pub async fn tool_names(&self, token: &str) -> Vec<String> {
         let (status, body) = self
             .in_session(
