@@ -20,6 +20,7 @@ use support::{http, metric};
 
 per_flavour!(
     local_reply_answers_without_reaching_upstream,
+    several_request_headers_are_read_at_once,
     removed_request_header_does_not_reach_upstream,
     path_rewrite_with_route_cache_clear_reaches_the_other_cluster,
     path_rewrite_without_clear_reroutes_only_under_wasm,
@@ -145,6 +146,17 @@ async fn local_reply_answers_without_reaching_upstream(flavour: Flavour) {
     assert_eq!(answer.header("x-probe"), "local");
     // The reply's details (`probe_local_reply`) only show in access logs; the bootstrap has none.
     assert!(probed.first.requests().is_empty());
+}
+
+/// `header_values` (one host call for the whole map under Wasm) answers like `header` would.
+async fn several_request_headers_are_read_at_once(flavour: Flavour) {
+    let probed = Probed::start(flavour).await;
+    let answer = probed.get("/a2a/first/x?q=1", &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(
+        answer.header("x-probe-values"),
+        r#"[Some("GET"), None, Some("/a2a/first/x?q=1")]"#
+    );
 }
 
 async fn removed_request_header_does_not_reach_upstream(flavour: Flavour) {

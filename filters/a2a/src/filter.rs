@@ -267,10 +267,11 @@ impl HttpFilter for A2aFilter {
     fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         self.seen_request = true;
         self.started_nanos = host.monotonic_nanos();
-        let path = host.header(Direction::Request, ":path").unwrap_or_default();
-        let http_method = host
-            .header(Direction::Request, ":method")
-            .unwrap_or_default();
+        let mut values = host
+            .header_values(Direction::Request, &[":path", ":method"])
+            .into_iter();
+        let path = values.next().flatten().unwrap_or_default();
+        let http_method = values.next().flatten().unwrap_or_default();
         self.agent = self.settings.agent_for_path(&path);
         let relative = match self.agent {
             Some(i) => &path[self.settings.agents[i].path_prefix.len()..],

@@ -19,7 +19,8 @@
 //!   text and fix `content-length` from the body callback.
 //! - `x-probe-agent`/`x-probe-method`/`x-probe-outcome`: tag values of `probe_requests_total`.
 //!
-//! Every response carries `x-probe-*` headers reporting what the filter observed; metadata
+//! Every response carries `x-probe-*` headers reporting what the filter observed (among them
+//! `x-probe-values`: `header_values` of `:method`, an absent header and `:path`); metadata
 //! `probe/seen` is set to the request path (dynamic metadata or filter state
 //! `wasm.probe.seen`, per the flavour's `MetadataSink`).
 
@@ -116,6 +117,9 @@ impl HttpFilter for Probe {
         self.append = req("x-probe-append");
         let path = req(":path").unwrap_or_default();
         self.note("x-probe-path", path.clone());
+        let values =
+            host.header_values(Direction::Request, &[":method", "x-probe-absent", ":path"]);
+        self.note("x-probe-values", format!("{values:?}"));
         self.note(
             "x-probe-header-count",
             host.headers(Direction::Request).len().to_string(),

@@ -106,6 +106,12 @@ pub trait Host {
 
     /// The first value of a header, if present.
     fn header(&self, dir: Direction, name: &str) -> Option<String>;
+    /// The first values of several headers at once, in the order of `names` (lowercase).
+    /// Filters that need a few headers ask once: a flavour whose host calls are costly (Wasm)
+    /// answers from one fetch of the whole map.
+    fn header_values(&self, dir: Direction, names: &[&str]) -> Vec<Option<String>> {
+        names.iter().map(|name| self.header(dir, name)).collect()
+    }
     /// Every header, in order, repeated names included.
     fn headers(&self, dir: Direction) -> Vec<(String, String)>;
     /// Replaces all values of a header with one value.

@@ -109,6 +109,7 @@ extern "C" {
     ) -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
 }
 
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -386,5 +387,13 @@ pub(crate) fn increment_metric(id: u32, offset: i64) -> HostResult<()> {
 pub(crate) fn record_metric(id: u32, value: u64) -> HostResult<()> {
     check("proxy_record_metric", unsafe {
         proxy_record_metric(id, value)
+    })
+}
+
+/// Calls the root context's `on_tick` every `period_ms` (0 stops the ticks). From a stream,
+/// Envoy applies it to the stream's root context.
+pub(crate) fn set_tick_period(period_ms: u32) -> HostResult<()> {
+    check("proxy_set_tick_period_milliseconds", unsafe {
+        proxy_set_tick_period_milliseconds(period_ms)
     })
 }

@@ -86,6 +86,21 @@ impl Host for WasmHost<'_> {
         abi::header_value(header_map(dir), name).ok().flatten()
     }
 
+    fn header_values(&self, dir: Direction, names: &[&str]) -> Vec<Option<String>> {
+        // One host call for the whole map instead of one per name (each call crosses the
+        // V8 boundary twice: the call and the allocation of its answer in the VM).
+        let pairs = abi::header_pairs(header_map(dir)).unwrap_or_default();
+        names
+            .iter()
+            .map(|name| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value.clone())
+            })
+            .collect()
+    }
+
     fn headers(&self, dir: Direction) -> Vec<(String, String)> {
         abi::header_pairs(header_map(dir)).unwrap_or_default()
     }

@@ -1,5 +1,9 @@
 //! Stats defined lazily, one per (metric, tag values), their ids cached for the VM's lifetime.
 //! Filters bound client-supplied tag values before they get here, so the cache stays small.
+//!
+//! Counter and gauge updates are summed per stat and sent on the root context's next tick
+//! ([`FLUSH_PERIOD_MS`] after the first pending update), because every host call crosses the
+//! V8 boundary (thousands of instructions); histogram samples cannot be summed and go at once.
 
 use std::collections::HashMap;
 
@@ -9,12 +13,19 @@ use proxy_wasm::types::MetricType;
 use crate::abi;
 use crate::stat_names;
 
+/// How long counter and gauge sums wait for more updates before they are sent.
+pub(crate) const FLUSH_PERIOD_MS: u32 = 20;
+
 /// The stat ids of one plugin's metrics; lives in its root context (a VM is single-threaded).
 pub(crate) struct MetricIds {
     defs: &'static [MetricDef],
     ids: HashMap<String, u32>,
     /// Reused to build stat names, so a cache hit allocates nothing.
     scratch: String,
+    /// Counter and gauge sums not yet sent, by stat id.
+    pending: HashMap<u32, i64>,
+    /// Whether the root context's tick is running (it runs only while sums are pending).
+    ticking: bool,
 }
 
 impl MetricIds {
@@ -24,27 +35,53 @@ impl MetricIds {
             defs,
             ids: HashMap::new(),
             scratch: String::new(),
+            pending: HashMap::new(),
+            ticking: false,
         }
     }
 
-    /// Adds to a counter; Envoy refuses a zero increment, so none is sent.
+    /// Adds to a counter (sent on the next tick).
     pub(crate) fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
+        self.add(metric, tags, i64::try_from(delta).unwrap_or(i64::MAX));
+    }
+
+    /// Adds to (or subtracts from) a gauge (sent on the next tick).
+    pub(crate) fn gauge_add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
+        self.add(metric, tags, delta);
+    }
+
+    fn add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
         if delta == 0 {
             return;
         }
-        if let Some(id) = self.id(metric, tags) {
-            let delta = i64::try_from(delta).unwrap_or(i64::MAX);
-            report(abi::increment_metric(id, delta));
+        let Some(id) = self.id(metric, tags) else {
+            return;
+        };
+        let sum = self.pending.entry(id).or_insert(0);
+        *sum = sum.saturating_add(delta);
+        if !self.ticking {
+            // Without a tick the sums would wait for the next update, however late.
+            match abi::set_tick_period(FLUSH_PERIOD_MS) {
+                Ok(()) => self.ticking = true,
+                Err(err) => {
+                    log::debug!("no tick for metric sums ({err}): sending them now");
+                    self.flush();
+                }
+            }
         }
     }
 
-    /// Adds to (or subtracts from) a gauge.
-    pub(crate) fn gauge_add(&mut self, metric: MetricId, tags: &[&str], delta: i64) {
-        if delta == 0 {
-            return;
+    /// Sends the pending sums and stops the tick; the root context calls it on each tick.
+    pub(crate) fn flush(&mut self) {
+        for (id, sum) in self.pending.drain() {
+            // Envoy refuses a zero increment (a gauge's ups and downs may cancel out).
+            if sum != 0 {
+                report(abi::increment_metric(id, sum));
+            }
         }
-        if let Some(id) = self.id(metric, tags) {
-            report(abi::increment_metric(id, delta));
+        if self.ticking {
+            report(abi::set_tick_period(0));
+            self.ticking = false;
         }
     }
 

@@ -62,6 +62,15 @@ impl RootContext for Root {
         }
     }
 
+    /// Runs while metric sums are pending (see `metrics`): sends them.
+    fn on_tick(&mut self) {
+        if let Some(plugin) = &self.plugin {
+            if let Ok(mut metrics) = plugin.metrics.try_borrow_mut() {
+                metrics.flush();
+            }
+        }
+    }
+
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
