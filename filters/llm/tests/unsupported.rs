@@ -154,8 +154,12 @@ fn anthropic_fields_openai_cannot_express_are_refused_by_name() {
             "messages[0].content[0].type",
         ),
         (
-            json!({"model": "m", "max_tokens": 5, "messages": hi, "thinking": {"type": "adaptive"}}),
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "thinking": {"type": "sometimes"}}),
             "thinking.type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "output_config": {"effort": "extreme"}}),
+            "output_config.effort",
         ),
     ];
     for (body, field) in cases {

@@ -129,6 +129,7 @@ pub fn chat_to_messages(
             }
             Some(Thinking::Enabled {
                 budget_tokens: budget,
+                display: None,
             })
         }
     };
@@ -150,6 +151,7 @@ pub fn chat_to_messages(
             match target.structured_output {
                 StructuredOutput::Native => {
                     output_config = Some(OutputConfig {
+                        effort: None,
                         format: Some(OutputFormat::JsonSchema { schema }),
                     })
                 }

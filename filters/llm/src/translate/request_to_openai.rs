@@ -140,13 +140,29 @@ pub fn messages_to_chat(
             parallel(disable_parallel_tool_use),
         ),
     };
-    let reasoning_effort = match req.thinking {
-        Some(Thinking::Enabled { budget_tokens }) => {
-            Some(reasoning_effort(budget_tokens).to_string())
-        }
-        Some(Thinking::Disabled) | None => None,
+    // `display` only chooses how thinking text is shown; OpenAI returns none to show.
+    let by_thinking = match req.thinking {
+        Some(Thinking::Enabled { budget_tokens, .. }) => Some(reasoning_effort(budget_tokens)),
+        Some(Thinking::Adaptive { .. } | Thinking::Disabled) | None => None,
     };
-    let format = match (req.output_config.and_then(|c| c.format), req.output_format) {
+    let (effort, format) = match req.output_config {
+        Some(config) => (config.effort, config.format),
+        None => (None, None),
+    };
+    let by_effort = match effort.as_deref() {
+        None => None,
+        Some("low") => Some("low"),
+        Some("medium") => Some("medium"),
+        Some("high" | "xhigh" | "max") => Some("high"),
+        Some(other) => {
+            return Err(TranslateError::invalid(
+                "output_config.effort",
+                format!("unknown effort {other:?}"),
+            ))
+        }
+    };
+    let reasoning_effort = by_effort.or(by_thinking).map(str::to_string);
+    let format = match (format, req.output_format) {
         (Some(_), Some(_)) => {
             return Err(TranslateError::invalid(
                 "output_format",
