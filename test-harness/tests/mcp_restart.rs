@@ -29,8 +29,9 @@ fn echo(id: u64, tool: &str, message: &str) -> serde_json::Value {
 }
 
 /// The restarted Envoy neither sealed a new session nor re-initialized an upstream one: it
-/// served the session from the token alone. Checked once the one routed `everything_echo`
-/// call made after the restart is counted, so the zeros are not read too early.
+/// served the session from the token alone, and counted it once as resumed. Checked once the
+/// one routed `everything_echo` call made after the restart is counted, so the zeros are not
+/// read too early.
 async fn assert_served_from_the_token(envoy: &Envoy) {
     let call = [
         ("method", "tools/call"),
@@ -47,6 +48,11 @@ async fn assert_served_from_the_token(envoy: &Envoy) {
             .unwrap_or(0.0)
     };
     assert_eq!(count("created", "none"), 0.0);
+    assert_eq!(
+        count("resumed", "none"),
+        1.0,
+        "a token first seen after the restart"
+    );
     for backend in ["session", "stateless", "everything"] {
         assert_eq!(count("upstream_reinitialized", backend), 0.0, "{backend}");
     }

@@ -75,7 +75,7 @@ pub struct McpFilter {
     /// The client's `Mcp-Session-Id` (the gateway's token), read before it is removed.
     token: Option<String>,
     /// The opened token and its text (the key of recovered upstream sessions).
-    session: Option<SessionPayload>,
+    session: Option<Arc<SessionPayload>>,
     session_token: String,
     /// The client's `MCP-Protocol-Version` header.
     client_version: Option<String>,
@@ -127,8 +127,23 @@ impl McpFilter {
         let Some(token) = self.token.take() else {
             return true;
         };
-        match self.settings.sealer.open(&token, host.unix_seconds()) {
+        let now = host.unix_seconds();
+        if let Some(payload) = self.recovered.opened.get(&token) {
+            if !self.settings.sealer.expired(&payload, now) {
+                self.session = Some(payload);
+                self.session_token = token;
+                return true;
+            }
+        }
+        match self.settings.sealer.open(&token, now) {
             Ok(payload) => {
+                // Valid, and not opened or issued here while remembered: a session from
+                // another replica or from before a restart.
+                host.counter_add(SESSIONS_TOTAL, &["resumed", "none"], 1);
+                let payload = Arc::new(payload);
+                self.recovered
+                    .opened
+                    .insert(token.clone(), Arc::clone(&payload));
                 self.session = Some(payload);
                 self.session_token = token;
                 true

@@ -14,6 +14,7 @@ pub mod listing_cache;
 pub mod merge;
 pub mod metrics;
 pub mod naming;
+pub mod opened;
 pub mod recovered;
 pub mod routing;
 pub mod session_token;

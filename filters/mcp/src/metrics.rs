@@ -19,7 +19,9 @@ pub const REQUEST_DURATION_MS: MetricId = MetricId(1);
 /// `mcp_fanout_failures_total{method, backend}`: a backend failed during a fan-out (recorded
 /// only on failure, so it costs nothing on the happy path).
 pub const FANOUT_FAILURES_TOTAL: MetricId = MetricId(2);
-/// `mcp_sessions_total{event, reason}`: `created`/`none`, `rejected`/<why the token failed>,
+/// `mcp_sessions_total{event, reason}`: `created`/`none`, `resumed`/`none` (a valid token first
+/// seen by this process: issued by another replica or before a restart), `rejected`/<why the
+/// token failed>,
 /// `upstream_reinitialized`/<backend>, `upstream_bridged`/<backend> (a session opened for a
 /// sessionless 2026-07-28 client).
 pub const SESSIONS_TOTAL: MetricId = MetricId(3);

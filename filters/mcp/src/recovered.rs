@@ -9,16 +9,20 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::bridged::BridgedSessions;
+use crate::opened::OpenedSessions;
 
 /// Most remembered replacements.
 pub const MAX_ENTRIES: usize = 4096;
 
-/// (token, backend) → replacement upstream session id; also this process's bridged sessions.
+/// (token, backend) → replacement upstream session id; also this process's bridged sessions
+/// and opened tokens.
 #[derive(Debug, Default)]
 pub struct RecoveredSessions {
     map: Mutex<HashMap<(String, String), String>>,
     /// Upstream sessions opened for sessionless 2026-07-28 clients ([`crate::bridged`]).
     pub bridged: BridgedSessions,
+    /// Gateway tokens opened or issued here ([`crate::opened`]).
+    pub opened: OpenedSessions,
 }
 
 impl RecoveredSessions {

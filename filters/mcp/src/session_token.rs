@@ -89,7 +89,7 @@ impl fmt::Debug for SessionKey {
 }
 
 /// What a session token carries: enough to serve the session on any replica.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionPayload {
     /// The protocol version negotiated at `initialize` (e.g. `2025-11-25`).
     #[serde(rename = "v")]
@@ -219,10 +219,15 @@ impl Sealer {
         let plaintext = self.open_bytes(token)?;
         let payload: SessionPayload =
             serde_json::from_slice(&plaintext).map_err(|_| TokenError::Malformed)?;
-        if now >= payload.issued_at.saturating_add(self.ttl_seconds) {
+        if self.expired(&payload, now) {
             return Err(TokenError::Expired);
         }
         Ok(payload)
+    }
+
+    /// Whether a session issued at `payload.issued_at` has outlived the TTL at `now`.
+    pub fn expired(&self, payload: &SessionPayload, now: u64) -> bool {
+        now >= payload.issued_at.saturating_add(self.ttl_seconds)
     }
 
     /// Seals arbitrary bytes for another purpose than sessions (e.g. `"cursor tools/list v1"`)

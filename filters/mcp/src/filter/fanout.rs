@@ -12,6 +12,8 @@
 //! recovered the same way and retried once by callout; the retried answer (JSON) replaces the
 //! refusal ([`super::recovery`]).
 
+use std::sync::Arc;
+
 use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request, Response, METHOD_NOT_FOUND};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel};
 use serde_json::Value;
@@ -409,6 +411,9 @@ impl McpFilter {
                     }
                 };
                 host.counter_add(SESSIONS_TOTAL, &["created", "none"], 1);
+                self.recovered
+                    .opened
+                    .insert(token.clone(), Arc::new(payload));
                 self.session_created = Some(token);
                 let result = Merged {
                     value: merged.value.result,

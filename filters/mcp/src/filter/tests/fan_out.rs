@@ -146,7 +146,11 @@ fn a_method_no_backend_offers_is_method_not_found() {
 
 /// Runs `initialize` against both backends; returns the gateway's token.
 fn initialize() -> String {
-    let mut filter = super::filter();
+    initialize_on(super::filter())
+}
+
+/// [`initialize`] through `filter` (which may share a process's state with other filters).
+fn initialize_on(mut filter: McpFilter) -> String {
     let mut host = post(&[]);
     let request = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {"sampling": {}},
@@ -259,6 +263,38 @@ fn a_session_carries_each_backend_its_own_session_and_version() {
         }),
     );
     assert_eq!(host.local_reply.as_ref().unwrap().status, 204);
+}
+
+/// Runs `tools/call a_echo` on `token` through a filter sharing `recovered`; the host after it.
+fn routed_call(recovered: &Arc<RecoveredSessions>, token: &str) -> FakeHost {
+    let mut filter = super::filter();
+    filter.recovered = Arc::clone(recovered);
+    let mut host = post(&[("mcp-session-id", token)]);
+    assert_eq!(
+        send(&mut filter, &mut host, &call("a_echo")),
+        Action::Continue
+    );
+    assert_eq!(
+        host.header(Direction::Request, "mcp-session-id").as_deref(),
+        Some("up-a")
+    );
+    host
+}
+
+#[test]
+fn a_token_from_elsewhere_counts_as_resumed_once_per_process() {
+    let foreign = initialize();
+    let process = Arc::new(RecoveredSessions::default());
+    let resumed = |host: &FakeHost| host.counter(SESSIONS_TOTAL, &["resumed", "none"]);
+    assert_eq!(resumed(&routed_call(&process, &foreign)), 1);
+    assert_eq!(resumed(&routed_call(&process, &foreign)), 0, "remembered");
+    let other_process = Arc::new(RecoveredSessions::default());
+    assert_eq!(resumed(&routed_call(&other_process, &foreign)), 1);
+
+    let mut issuing = super::filter();
+    issuing.recovered = Arc::clone(&process);
+    let own = initialize_on(issuing);
+    assert_eq!(resumed(&routed_call(&process, &own)), 0, "issued here");
 }
 
 #[test]
