@@ -7,8 +7,9 @@ Three local MCP servers (by default Python session-based, Python stateless, npm 
 - fanout-baseline: the client sends `tools/list` to the three backends itself, in parallel, one
   call = all three answers; fanout-dynmod / fanout-wasm: one `tools/list` to the gateway, which
   fans out and merges.
-- call-direct: `tools/call echo` straight to one backend; call-dynmod / call-wasm: the same call
-  routed by the gateway (`<backend>_echo`).
+- call-direct: `tools/call echo` straight to one backend; call-envoy: the same call through a bare
+  Envoy (no filter), the cost of the hop alone; call-dynmod / call-wasm: the same call routed by
+  the gateway (`<backend>_echo`), also compared with call-envoy (the filter's own share).
 - fanout-fastmcp / call-fastmcp: the same two calls through a FastMCP 4.1 proxy that mounts the
   same backends under the same namespaces (FastMCP's `create_proxy` + `mount`, default settings:
   a fresh backend session per request); fanout-fastmcp-reuse / call-fastmcp-reuse: the same proxy
@@ -50,6 +51,9 @@ FASTMCP_PROXIES = {"fastmcp": False, "fastmcp-reuse": True}
 FASTMCP_REQUIREMENTS = repo_root() / "test-harness/clients/requirements-fastmcp.txt"
 FASTMCP_VENV = repo_root() / ".bench/fastmcp-venv"
 # Targets from the MCP issue, for the dynmod flavour.
+# The bare Envoy row routes this prefix (the `demo` agent route of the bare bootstrap, prefix
+# rewritten to `/`) to the called backend.
+BARE_PREFIX = "/a2a/demo"
 FANOUT_RPS_RATIO = 0.9
 FANOUT_P50_EXTRA_MS = 1.0
 CALL_P50_RATIO = 1.10
@@ -186,7 +190,8 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], proxies: d
 
     try:
         direct = {name: await session(f"http://127.0.0.1:{port}/mcp") for name, port in ports.items()}
-        gateways = {f: await session(envoy.url("/mcp")) for f, envoy in envoys.items()}
+        gateways = {f: await session(envoys[f].url("/mcp")) for f in FLAVOURS}
+        hop = await session(envoys["envoy"].url(f"{BARE_PREFIX}/mcp"))
         for name, (_, port) in proxies.items():
             gateways[name] = await session(f"http://127.0.0.1:{port}/mcp")
         pids = {f: envoy.proc.pid for f, envoy in envoys.items()}
@@ -199,6 +204,8 @@ async def run(ports: dict[str, int], envoys: dict[str, EnvoyProcess], proxies: d
         for f, gw in gateways.items():
             scenarios[f"fanout-{f}"] = lambda gw=gw: gw.request("tools/list")
         scenarios["call-direct"] = lambda: direct[args.call_backend].request(
+            "tools/call", {"name": "echo", "arguments": echo})
+        scenarios["call-envoy"] = lambda: hop.request(
             "tools/call", {"name": "echo", "arguments": echo})
         for f, gw in gateways.items():
             scenarios[f"call-{f}"] = lambda gw=gw: gw.request(
@@ -266,6 +273,11 @@ def report(results: dict[str, list], args) -> None:
         print(line)
     comparisons = [(kind, flavour, proxy) for kind in ("fanout", "call") for flavour in FLAVOURS
                    for proxy in FASTMCP_PROXIES if f"{kind}-{proxy}" in median]
+    for flavour in FLAVOURS:
+        if f"call-{flavour}" in median and "call-envoy" in median:
+            p50, hop_p50 = median[f"call-{flavour}"][1], median["call-envoy"][1]
+            print(f"call-{flavour} vs call-envoy (the filter's share): p50 {p50 / hop_p50:6.3f}x "
+                  f"{p50 - hop_p50:+.2f} ms")
     if comparisons:
         print()
     for kind, flavour, proxy in comparisons:
@@ -323,6 +335,9 @@ def main() -> None:
                 envoys[f] = EnvoyProcess(f, {}, workdir, mcp_backends=ports, mcp_session_key=key,
                                          mcp_config={"timeoutMs": 10000})
                 envoys[f].start()
+            # Bare Envoy in front of the called backend: the hop without any filter.
+            envoys["envoy"] = EnvoyProcess("bare", {"demo": ports[args.call_backend]}, workdir)
+            envoys["envoy"].start()
             for name, reuse in FASTMCP_PROXIES.items() if args.fastmcp else ():
                 proxies[name] = start_fastmcp_proxy(name, reuse, ports, workdir)
                 children.append(proxies[name][0])
