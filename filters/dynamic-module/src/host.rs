@@ -114,8 +114,13 @@ fn body_types(dir: Direction) -> (HttpBodyType, HttpBodyType) {
     }
 }
 
+/// Envoy's bytes as text; invalid UTF-8 (rare in headers) is replaced, valid text copied
+/// straight (the lossy path walks the bytes chunk by chunk even when they are valid).
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 /// Process start for [`Host::monotonic_nanos`].
