@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use ai_gateway_core::{parse_config, ConfigError, TagLimiter};
 use serde::Deserialize;
 
+use crate::bedrock::sigv4::Credentials;
 use crate::translate::StructuredOutput;
 
 /// Which API a provider speaks.
@@ -15,7 +16,7 @@ pub enum ProviderKind {
     Openai,
     /// api.anthropic.com: Messages, `x-api-key` + `anthropic-version`.
     Anthropic,
-    /// AWS Bedrock Converse (not yet served: requests to it get 501).
+    /// AWS Bedrock Converse / ConverseStream, SigV4-signed.
     Bedrock,
     /// A server speaking the Chat Completions API (vLLM, Ollama, Azure-style endpoints).
     OpenaiCompatible,
@@ -63,6 +64,8 @@ struct RawProvider {
     access_key_id: Option<String>,
     #[serde(default)]
     secret_access_key: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,14 +123,42 @@ pub struct Provider {
     pub api_key: Option<String>,
     pub anthropic_version: String,
     pub structured_output: StructuredOutput,
+    /// Region and credentials of a Bedrock provider.
+    pub bedrock: Option<BedrockAuth>,
+}
+
+/// What a Bedrock provider signs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedrockAuth {
+    pub region: String,
+    pub credentials: Credentials,
 }
 
 impl Provider {
-    /// The upstream path for a chat request.
-    pub fn chat_path(&self) -> String {
+    /// The upstream path for a chat request (`model` and `stream` matter to Bedrock only).
+    pub fn chat_path(&self, model: &str, stream: bool) -> String {
         match self.kind {
             ProviderKind::Anthropic => format!("{}/messages", self.path_prefix),
+            ProviderKind::Bedrock => format!(
+                "{}/model/{}/{}",
+                self.path_prefix,
+                crate::bedrock::sigv4::encode_segment(model),
+                if stream {
+                    "converse-stream"
+                } else {
+                    "converse"
+                }
+            ),
             _ => format!("{}/chat/completions", self.path_prefix),
+        }
+    }
+
+    /// The `:authority` to send, when it must change.
+    pub fn authority(&self) -> Option<String> {
+        match (&self.host, &self.bedrock) {
+            (Some(host), _) => Some(host.clone()),
+            (None, Some(auth)) => Some(format!("bedrock-runtime.{}.amazonaws.com", auth.region)),
+            (None, None) => None,
         }
     }
 }
@@ -249,7 +280,12 @@ fn provider(name: String, p: RawProvider) -> Result<Provider, ConfigError> {
     if p.cluster.is_empty() {
         return Err(ConfigError::invalid(field("cluster"), "must not be empty"));
     }
-    let default_prefix = "/v1";
+    // Bedrock's paths start at the root (`/model/...`).
+    let default_prefix = if p.kind == ProviderKind::Bedrock {
+        ""
+    } else {
+        "/v1"
+    };
     let path_prefix = match p.path_prefix {
         Some(prefix) if !prefix.starts_with('/') => {
             return Err(ConfigError::invalid(
@@ -260,14 +296,24 @@ fn provider(name: String, p: RawProvider) -> Result<Provider, ConfigError> {
         Some(prefix) => prefix.trim_end_matches('/').to_string(),
         None => default_prefix.to_string(),
     };
-    if p.kind == ProviderKind::Bedrock && p.region.as_deref().is_none_or(str::is_empty) {
-        return Err(ConfigError::invalid(
-            field("region"),
-            "required for bedrock",
-        ));
-    }
-    // Bedrock credentials are accepted for the contract; Bedrock requests are not served yet.
-    let _ = (&p.access_key_id, &p.secret_access_key);
+    let bedrock = match p.kind {
+        ProviderKind::Bedrock => {
+            let required = |value: Option<String>, name: &str| {
+                value
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| ConfigError::invalid(field(name), "required for bedrock"))
+            };
+            Some(BedrockAuth {
+                region: required(p.region, "region")?,
+                credentials: Credentials {
+                    access_key_id: required(p.access_key_id, "accessKeyId")?,
+                    secret_access_key: required(p.secret_access_key, "secretAccessKey")?,
+                    session_token: p.session_token.filter(|t| !t.is_empty()),
+                },
+            })
+        }
+        _ => None,
+    };
     Ok(Provider {
         name,
         kind: p.kind,
@@ -282,6 +328,7 @@ fn provider(name: String, p: RawProvider) -> Result<Provider, ConfigError> {
             RawStructuredOutput::Native => StructuredOutput::Native,
             RawStructuredOutput::Tool => StructuredOutput::ForcedTool,
         },
+        bedrock,
     })
 }
 
@@ -308,8 +355,28 @@ mod tests {
         let s = Settings::from_json(FULL).unwrap();
         let names: Vec<_> = s.providers.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["aws", "claude", "gpt", "local"]);
-        assert_eq!(s.providers[3].chat_path(), "/openai/v1/chat/completions");
-        assert_eq!(s.providers[1].chat_path(), "/v1/messages");
+        assert_eq!(
+            s.providers[3].chat_path("m", false),
+            "/openai/v1/chat/completions"
+        );
+        assert_eq!(s.providers[1].chat_path("m", true), "/v1/messages");
+        assert_eq!(
+            s.providers[0].chat_path("a.b:0", true),
+            "/model/a.b%3A0/converse-stream"
+        );
+        assert_eq!(
+            s.providers[0].chat_path("a.b:0", false),
+            "/model/a.b%3A0/converse"
+        );
+        assert_eq!(
+            s.providers[0].authority().as_deref(),
+            Some("bedrock-runtime.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            s.providers[1].authority().as_deref(),
+            Some("api.anthropic.com")
+        );
+        assert_eq!(s.providers[2].authority(), None);
         assert_eq!(s.route("fast"), Some((1, "claude-haiku-4-5".to_string())));
         assert_eq!(s.route("gpt-4o"), Some((2, "gpt-4o".to_string())));
         assert_eq!(

@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 
+use crate::bedrock::converse::converse_to_message;
+use crate::bedrock::{sigv4, ConverseStream};
 use crate::config::{Provider, ProviderKind, Settings};
 use crate::metrics::{self, NONE, REQUESTS_TOTAL, REQUEST_DURATION_MS, TOKENS_TOTAL};
 use crate::models;
 use crate::plan::{plan, Endpoint, Plan, Refusal, Translation};
-use crate::stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTokens, StreamTranslator};
+use crate::stream::{
+    AnthropicSse, AnthropicToOpenAi, OpenAiToAnthropic, StreamTokens, StreamTranslator,
+};
 use crate::translate::errors::{error_body, translate_error, Api};
 use crate::translate::response_to_anthropic::completion_to_message;
 use crate::translate::response_to_openai::message_to_completion;
@@ -141,10 +145,41 @@ impl LlmFilter {
             &plan.body.len().to_string(),
         );
         host.set_header(Direction::Request, ":path", &plan.path);
-        if let Some(authority) = &provider.host {
-            host.set_header(Direction::Request, ":authority", authority);
+        if let Some(authority) = provider.authority() {
+            host.set_header(Direction::Request, ":authority", &authority);
         }
         self.credentials(host, provider);
+        if let Some(auth) = &provider.bedrock {
+            let stream =
+                matches!(&plan.translation, Translation::ToBedrock { ctx, .. } if ctx.stream);
+            let accept = if stream {
+                "application/vnd.amazon.eventstream"
+            } else {
+                "application/json"
+            };
+            host.set_header(Direction::Request, "content-type", "application/json");
+            host.set_header(Direction::Request, "accept", accept);
+            let authority = host
+                .header(Direction::Request, ":authority")
+                .unwrap_or_default();
+            let request = sigv4::Request {
+                method: "POST",
+                host: &authority,
+                path: &plan.path,
+                content_type: "application/json",
+                body: &plan.body,
+            };
+            let signed = sigv4::sign(
+                &request,
+                &auth.credentials,
+                &auth.region,
+                "bedrock",
+                host.unix_seconds(),
+            );
+            for (name, value) in signed {
+                host.set_header(Direction::Request, name, &value);
+            }
+        }
         if plan.translation != Translation::Passthrough {
             // The response body is parsed and rewritten: it must arrive uncompressed.
             host.remove_header(Direction::Request, "accept-encoding");
@@ -183,7 +218,12 @@ impl LlmFilter {
                     );
                 }
             }
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible | ProviderKind::Bedrock => {
+            // Bedrock takes no key: requests are signed (see `forward`).
+            ProviderKind::Bedrock => {
+                host.remove_header(Direction::Request, "anthropic-version");
+                host.remove_header(Direction::Request, "anthropic-beta");
+            }
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
                 if let Some(key) = key {
                     host.set_header(
                         Direction::Request,
@@ -197,32 +237,22 @@ impl LlmFilter {
         }
     }
 
-    /// The provider the response comes from speaks this API.
-    fn provider_api(&self) -> Api {
-        match self.translation {
-            Translation::OpenAiToAnthropic(_) => Api::Anthropic,
-            Translation::AnthropicToOpenAi(_) => Api::OpenAi,
-            Translation::Passthrough => self.api,
-        }
-    }
-
     fn start_response(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         if self.translation == Translation::Passthrough {
             return Action::Continue;
         }
         let status = self.status.unwrap_or(0);
-        let event_stream = host
+        let content_type = host
             .header(Direction::Response, "content-type")
-            .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
+            .unwrap_or_default();
+        let content_type = content_type.trim_start();
+        let event_stream = content_type.starts_with("text/event-stream")
+            || content_type.starts_with("application/vnd.amazon.eventstream");
         host.remove_header(Direction::Response, "content-length");
         if (200..300).contains(&status) && event_stream && !end_of_stream {
-            let translator: Box<dyn StreamTranslator> = match &self.translation {
-                Translation::OpenAiToAnthropic(ctx) => {
-                    Box::new(AnthropicToOpenAi::new(ctx.clone(), host.unix_seconds()))
-                }
-                _ => Box::new(OpenAiToAnthropic::new()),
-            };
+            let translator = self.stream_translator(host);
             self.response = ResponseMode::Stream(translator);
+            host.set_header(Direction::Response, "content-type", "text/event-stream");
             return Action::Continue;
         }
         self.response = ResponseMode::Buffer {
@@ -235,15 +265,41 @@ impl LlmFilter {
         Action::Pause
     }
 
+    fn stream_translator(&self, host: &dyn Host) -> Box<dyn StreamTranslator> {
+        let created = host.unix_seconds();
+        match &self.translation {
+            Translation::OpenAiToAnthropic(ctx) => {
+                Box::new(AnthropicToOpenAi::new(ctx.clone(), created))
+            }
+            Translation::ToBedrock { ctx, model } => {
+                let id = bedrock_message_id(host);
+                match self.api {
+                    Api::OpenAi => Box::new(ConverseStream::new(
+                        AnthropicToOpenAi::new(ctx.clone(), created),
+                        id,
+                        model.clone(),
+                    )),
+                    Api::Anthropic => Box::new(ConverseStream::new(
+                        AnthropicSse::default(),
+                        id,
+                        model.clone(),
+                    )),
+                }
+            }
+            Translation::AnthropicToOpenAi(_) | Translation::Passthrough => {
+                Box::new(OpenAiToAnthropic::new())
+            }
+        }
+    }
+
     /// Translates a held body and sets the headers that describe the new one.
     fn finish_buffered(&mut self, host: &mut dyn Host, body: &[u8]) {
         let ResponseMode::Buffer { error } = self.response else {
             return;
         };
-        let from = self.provider_api();
         let (status, out) = if error {
             let status = self.status.unwrap_or(502);
-            translate_error(from, self.api, status, body)
+            translate_error(self.api, status, body)
         } else {
             match self.translate_success(host, body) {
                 Ok(out) => (self.status.unwrap_or(200), out),
@@ -298,6 +354,19 @@ impl LlmFilter {
                     output: out.usage.output_tokens,
                 };
                 serde_json::to_vec(&out)
+            }
+            Translation::ToBedrock { ctx, model } => {
+                let msg = converse_to_message(body, &bedrock_message_id(host), model)?;
+                self.tokens = StreamTokens {
+                    input: msg.usage.input_tokens + msg.usage.cache_read_input_tokens.unwrap_or(0),
+                    output: msg.usage.output_tokens,
+                };
+                match self.api {
+                    Api::OpenAi => {
+                        serde_json::to_vec(&message_to_completion(msg, ctx, host.unix_seconds())?)
+                    }
+                    Api::Anthropic => serde_json::to_vec(&msg),
+                }
             }
             Translation::Passthrough => return Ok(body.to_vec()),
         };
@@ -365,6 +434,14 @@ fn client_key(host: &dyn Host) -> Option<String> {
     host.header(Direction::Request, "x-api-key")
         .or_else(|| host.header(Direction::Request, "api-key"))
         .filter(|k| !k.is_empty())
+}
+
+/// The id of a Bedrock answer: Bedrock's request id (Converse has no message id).
+fn bedrock_message_id(host: &dyn Host) -> String {
+    match host.header(Direction::Response, "x-amzn-requestid") {
+        Some(id) if !id.is_empty() => format!("msg_bdrk_{id}"),
+        _ => "msg_bdrk".to_string(),
+    }
 }
 
 /// Whether the client speaks the Anthropic API on an endpoint both APIs share.

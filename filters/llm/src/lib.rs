@@ -8,6 +8,7 @@ use std::sync::Arc;
 use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 
 pub mod anthropic;
+pub mod bedrock;
 mod config;
 mod filter;
 mod metrics;

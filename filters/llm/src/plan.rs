@@ -4,12 +4,13 @@
 use serde_json::Value;
 
 use crate::anthropic::MessagesRequest;
+use crate::bedrock::converse::messages_to_converse;
 use crate::config::{ProviderKind, Settings};
 use crate::openai::ChatRequest;
 use crate::translate::errors::{error_body, Api};
 use crate::translate::request_to_anthropic::{chat_to_messages, AnthropicTarget};
 use crate::translate::request_to_openai::{messages_to_chat, OpenAiTarget};
-use crate::translate::{parse_body, ResponseContext, TranslateError};
+use crate::translate::{parse_body, ResponseContext, StructuredOutput, TranslateError};
 
 /// The endpoint the client called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub enum Translation {
     OpenAiToAnthropic(ResponseContext),
     /// Anthropic client, OpenAI provider.
     AnthropicToOpenAi(ResponseContext),
+    /// Either client, Bedrock provider (`model`: the Bedrock model id).
+    ToBedrock { ctx: ResponseContext, model: String },
 }
 
 /// A request ready to forward.
@@ -173,18 +176,6 @@ fn plan_for_model(
             ProviderKind::Openai | ProviderKind::OpenaiCompatible
         ) | (Api::Anthropic, ProviderKind::Anthropic)
     );
-    if provider.kind == ProviderKind::Bedrock {
-        return Err(Refusal::new(
-            api,
-            501,
-            &format!(
-                "provider `{}` is a bedrock provider, which this gateway does not serve yet",
-                provider.name
-            ),
-            None,
-            "llm_provider_not_supported",
-        ));
-    }
     if endpoint == Endpoint::CountTokens {
         if !same_api {
             return Err(Refusal::new(
@@ -206,15 +197,18 @@ fn plan_for_model(
             translation: Translation::Passthrough,
         });
     }
-    let path = provider.chat_path();
     if same_api {
         return Ok(Plan {
             provider: index,
             body: with_model(value, &provider_model, model, body),
-            path,
+            path: provider.chat_path(&provider_model, false),
             translation: Translation::Passthrough,
         });
     }
+    if provider.kind == ProviderKind::Bedrock {
+        return plan_bedrock(settings, index, api, &provider_model, body);
+    }
+    let path = provider.chat_path(&provider_model, false);
     let (body, translation) = match api {
         Api::OpenAi => {
             let req: ChatRequest = parse_body(body).map_err(|e| Refusal::translation(api, &e))?;
@@ -259,6 +253,48 @@ fn plan_for_model(
         body,
         path,
         translation,
+    })
+}
+
+/// Either client's request as a Converse body, through the Anthropic request types.
+fn plan_bedrock(
+    settings: &Settings,
+    index: usize,
+    api: Api,
+    provider_model: &str,
+    body: &[u8],
+) -> Result<Plan, Refusal> {
+    let refuse = |e: TranslateError| Refusal::translation(api, &e);
+    let (request, ctx) = match api {
+        Api::OpenAi => {
+            let req: ChatRequest = parse_body(body).map_err(refuse)?;
+            // Converse has no JSON-schema output: structured output rides on a forced tool.
+            let target = AnthropicTarget {
+                model: provider_model,
+                default_max_tokens: settings.default_max_tokens,
+                structured_output: StructuredOutput::ForcedTool,
+            };
+            chat_to_messages(req, &target).map_err(refuse)?
+        }
+        Api::Anthropic => {
+            let req: MessagesRequest = parse_body(body).map_err(refuse)?;
+            let ctx = ResponseContext {
+                stream: req.stream.unwrap_or(false),
+                ..ResponseContext::default()
+            };
+            (req, ctx)
+        }
+    };
+    let converse = messages_to_converse(request, settings.default_max_tokens).map_err(refuse)?;
+    let provider = &settings.providers[index];
+    Ok(Plan {
+        provider: index,
+        body: serde_json::to_vec(&converse).unwrap_or_default(),
+        path: provider.chat_path(provider_model, ctx.stream),
+        translation: Translation::ToBedrock {
+            ctx,
+            model: provider_model.to_string(),
+        },
     })
 }
 

@@ -4,7 +4,7 @@ use ai_gateway_core::sse::{Event, SseParser};
 
 use crate::anthropic::{BlockDelta, ResponseBlock, StreamEvent, Usage};
 use crate::openai::{ChatChunk, ChunkChoice, Delta, FunctionDelta, FunctionKind, ToolCallDelta};
-use crate::stream::{StreamTokens, StreamTranslator, MAX_EVENT_BYTES};
+use crate::stream::{EventSink, StreamTokens, StreamTranslator, MAX_EVENT_BYTES};
 use crate::translate::errors::{stream_error_event, Api};
 use crate::translate::reasons::{finish_reason, merge_delta_usage, openai_usage};
 use crate::translate::ResponseContext;
@@ -80,7 +80,7 @@ impl AnthropicToOpenAi {
         self.state = State::Failed;
     }
 
-    fn event(&mut self, out: &mut Vec<u8>, event: StreamEvent) {
+    fn handle(&mut self, out: &mut Vec<u8>, event: StreamEvent) {
         match event {
             StreamEvent::MessageStart { message } => {
                 self.id = message.id;
@@ -215,6 +215,29 @@ impl AnthropicToOpenAi {
     }
 }
 
+impl EventSink for AnthropicToOpenAi {
+    fn event(&mut self, out: &mut Vec<u8>, event: StreamEvent) {
+        if self.state == State::Streaming {
+            self.handle(out, event);
+        }
+    }
+
+    fn fail(&mut self, out: &mut Vec<u8>, status: u16, message: &str) {
+        if self.state == State::Streaming {
+            out.extend(stream_error_event(Api::OpenAi, status, message));
+            self.state = State::Failed;
+        }
+    }
+
+    fn completed(&self) -> bool {
+        self.state == State::Done
+    }
+
+    fn tokens(&self) -> StreamTokens {
+        StreamTranslator::tokens(self)
+    }
+}
+
 impl StreamTranslator for AnthropicToOpenAi {
     fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -230,7 +253,7 @@ impl StreamTranslator for AnthropicToOpenAi {
                 }
             };
             match serde_json::from_str::<StreamEvent>(&event.data) {
-                Ok(parsed) => self.event(&mut out, parsed),
+                Ok(parsed) => self.handle(&mut out, parsed),
                 Err(_) if !is_known(&event) => {}
                 Err(err) => self.fail(&mut out, &format!("provider sent a malformed event: {err}")),
             }

@@ -3,9 +3,11 @@
 
 pub mod anthropic_to_openai;
 pub mod openai_to_anthropic;
+pub mod sink;
 
 pub use anthropic_to_openai::AnthropicToOpenAi;
 pub use openai_to_anthropic::OpenAiToAnthropic;
+pub use sink::{AnthropicSse, EventSink};
 
 /// Largest single SSE event the translators accept (a bigger one is a broken stream).
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;

@@ -1,13 +1,14 @@
 //! OpenAI `chat.completion.chunk` stream → Anthropic SSE events (`message_start`,
 //! `content_block_start/delta/stop`, `message_delta` with usage, `message_stop`).
 
-use ai_gateway_core::sse::{Event, SseParser};
+use ai_gateway_core::sse::SseParser;
 use serde_json::json;
 
 use crate::anthropic::{
     BlockDelta, DeltaUsage, MessageDelta, MessageResponse, ResponseBlock, StreamEvent, Usage,
 };
 use crate::openai::{ChatChunk, ErrorBody, ToolCallDelta, Usage as OaUsage};
+use crate::stream::sink::write_event as write;
 use crate::stream::{StreamTokens, StreamTranslator, MAX_EVENT_BYTES};
 use crate::translate::errors::{stream_error_event, Api};
 use crate::translate::reasons::{anthropic_usage, stop_reason};
@@ -291,14 +292,4 @@ impl StreamTranslator for OpenAiToAnthropic {
             output: usage.completion_tokens,
         }
     }
-}
-
-/// Appends one `event: <type>` / `data: <json>` event.
-fn write(out: &mut Vec<u8>, event: &StreamEvent) {
-    Event {
-        event: Some(event.name().to_string()),
-        data: serde_json::to_string(event).unwrap_or_default(),
-        ..Event::default()
-    }
-    .write_to(out);
 }

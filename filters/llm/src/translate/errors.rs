@@ -86,16 +86,19 @@ pub fn client_status(api: Api, status: u16) -> u16 {
     }
 }
 
-/// The message of a provider error body, in either format; else the body itself (bounded).
-pub fn upstream_message(from: Api, status: u16, body: &[u8]) -> String {
-    let parsed = match from {
-        Api::OpenAi => serde_json::from_slice::<openai::ErrorBody>(body)
-            .ok()
-            .map(|b| b.error.message),
-        Api::Anthropic => serde_json::from_slice::<anthropic::ErrorBody>(body)
-            .ok()
-            .map(|b| b.error.message),
-    };
+/// The message of a provider error body in any known format (OpenAI `{"error": {...}}`,
+/// Anthropic `{"type": "error", "error": {...}}`, Bedrock `{"message": ...}`); else the body
+/// itself, bounded.
+pub fn upstream_message(status: u16, body: &[u8]) -> String {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            let message = v
+                .pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("Message"));
+            message.and_then(|m| m.as_str()).map(str::to_string)
+        });
     parsed.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
@@ -107,9 +110,9 @@ pub fn upstream_message(from: Api, status: u16, body: &[u8]) -> String {
     })
 }
 
-/// A provider error response (`from`'s format) → the client's format: (status, body).
-pub fn translate_error(from: Api, to: Api, status: u16, body: &[u8]) -> (u16, Vec<u8>) {
-    let message = upstream_message(from, status, body);
+/// A provider error response → the client's format: (status, body).
+pub fn translate_error(to: Api, status: u16, body: &[u8]) -> (u16, Vec<u8>) {
+    let message = upstream_message(status, body);
     let status = client_status(to, status);
     (status, error_body(to, status, &message, None))
 }
@@ -146,12 +149,8 @@ mod tests {
         ];
         for (status, kind, want_status, want_kind) in cases {
             let body = json!({"type": "error", "error": {"type": kind, "message": "boom"}});
-            let (got_status, got) = translate_error(
-                Api::Anthropic,
-                Api::OpenAi,
-                status,
-                body.to_string().as_bytes(),
-            );
+            let (got_status, got) =
+                translate_error(Api::OpenAi, status, body.to_string().as_bytes());
             assert_eq!(got_status, want_status, "{kind}");
             assert_eq!(
                 json_of(&got),
@@ -173,12 +172,8 @@ mod tests {
         ];
         for (status, kind) in cases {
             let body = json!({"error": {"message": "m", "type": "x", "param": null, "code": null}});
-            let (got_status, got) = translate_error(
-                Api::OpenAi,
-                Api::Anthropic,
-                status,
-                body.to_string().as_bytes(),
-            );
+            let (got_status, got) =
+                translate_error(Api::Anthropic, status, body.to_string().as_bytes());
             assert_eq!(got_status, status);
             assert_eq!(
                 json_of(&got),
@@ -189,12 +184,19 @@ mod tests {
 
     #[test]
     fn a_body_in_no_known_format_becomes_the_message() {
-        let (_, got) = translate_error(Api::OpenAi, Api::Anthropic, 502, b"upstream connect error");
+        let (_, got) = translate_error(Api::Anthropic, 502, b"upstream connect error");
         assert_eq!(json_of(&got)["error"]["message"], "upstream connect error");
-        let (_, got) = translate_error(Api::OpenAi, Api::Anthropic, 502, b"");
+        let (_, got) = translate_error(Api::Anthropic, 502, b"");
         assert_eq!(
             json_of(&got)["error"]["message"],
             "provider answered HTTP 502"
+        );
+        let bedrock = br#"{"message":"Too many requests, please wait before trying again."}"#;
+        let (status, got) = translate_error(Api::OpenAi, 429, bedrock);
+        assert_eq!(status, 429);
+        assert_eq!(
+            json_of(&got)["error"]["message"],
+            "Too many requests, please wait before trying again."
         );
     }
 

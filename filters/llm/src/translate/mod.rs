@@ -37,3 +37,5 @@ pub struct ResponseContext {
 pub const ANTHROPIC: &str = "anthropic";
 /// Label of the OpenAI API in errors.
 pub const OPENAI: &str = "openai";
+/// Label of Bedrock Converse in errors.
+pub const BEDROCK: &str = "bedrock";
