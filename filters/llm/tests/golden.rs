@@ -7,7 +7,11 @@ use std::path::{Path, PathBuf};
 
 use ai_gateway_core::sse::SseParser;
 use ai_gateway_llm::anthropic::{MessageResponse, MessagesRequest};
+use ai_gateway_llm::bedrock::converse::{converse_to_message, messages_to_converse};
+use ai_gateway_llm::bedrock::eventstream::encode;
+use ai_gateway_llm::bedrock::ConverseStream;
 use ai_gateway_llm::openai::{ChatCompletion, ChatRequest};
+use ai_gateway_llm::stream::AnthropicSse;
 use ai_gateway_llm::stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator};
 use ai_gateway_llm::translate::request_to_anthropic::{chat_to_messages, AnthropicTarget};
 use ai_gateway_llm::translate::request_to_openai::{messages_to_chat, OpenAiTarget};
@@ -29,10 +33,16 @@ fn cases(dir: &str) -> Vec<(String, PathBuf, PathBuf)> {
             let path = entry.ok()?.path();
             let name = path.file_name()?.to_str()?.to_string();
             let (case, ext) = name.split_once(".in.")?;
+            // A stream described as JSON frames is expected as SSE.
+            let out_ext = if dir.starts_with("streams_bedrock") {
+                "sse"
+            } else {
+                ext
+            };
             Some((
                 case.to_string(),
                 path.clone(),
-                root.join(format!("{case}.out.{ext}")),
+                root.join(format!("{case}.out.{out_ext}")),
             ))
         })
         .collect();
@@ -202,4 +212,79 @@ fn openai_streams_translate_to_anthropic_events() {
     check_stream("streams_openai_to_anthropic", &|_| {
         Box::new(OpenAiToAnthropic::new())
     });
+}
+
+#[test]
+fn anthropic_requests_translate_to_converse() {
+    for (case, input, expected) in cases("requests_anthropic_to_bedrock") {
+        let req: MessagesRequest = parse_body(&input_body(&input)).unwrap();
+        let out = messages_to_converse(req, 4096).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(out, expected_json(&expected), "case {case}");
+    }
+}
+
+#[test]
+fn converse_responses_translate_to_anthropic() {
+    for (case, input, expected) in cases("responses_bedrock_to_anthropic") {
+        let out = converse_to_message(&input_body(&input), "msg_bdrk_test", "bedrock-model")
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(
+            serde_json::to_value(&out).unwrap(),
+            expected_json(&expected),
+            "case {case}"
+        );
+    }
+}
+
+/// The eventstream a JSON frame list describes (`__exception__` frames are exceptions).
+fn eventstream(path: &Path) -> Vec<u8> {
+    let value: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for frame in value["frames"].as_array().unwrap() {
+        let kind = frame[0].as_str().unwrap();
+        let payload = frame[1].to_string();
+        let headers: Vec<(&str, &str)> = if kind == "__exception__" {
+            vec![
+                (":exception-type", "throttlingException"),
+                (":content-type", "application/json"),
+                (":message-type", "exception"),
+            ]
+        } else {
+            vec![
+                (":event-type", kind),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ]
+        };
+        out.extend(encode(&headers, payload.as_bytes()));
+    }
+    out
+}
+
+#[test]
+fn converse_streams_translate_to_anthropic_events() {
+    for (case, input, expected) in cases("streams_bedrock_to_anthropic") {
+        let stream = eventstream(&input);
+        let make = || -> Box<dyn StreamTranslator> {
+            Box::new(ConverseStream::new(
+                AnthropicSse::default(),
+                "msg_bdrk_test".into(),
+                "bedrock-model".into(),
+            ))
+        };
+        let whole = run(make(), &[&stream]);
+        assert_eq!(
+            events(&whole),
+            events(&fs::read(&expected).unwrap()),
+            "case {case}:\n{}",
+            String::from_utf8_lossy(&whole)
+        );
+        for cut in 0..=stream.len() {
+            assert_eq!(
+                run(make(), &[&stream[..cut], &stream[cut..]]),
+                whole,
+                "case {case}, cut at {cut}"
+            );
+        }
+    }
 }
