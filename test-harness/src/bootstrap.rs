@@ -111,6 +111,33 @@ pub fn mcp_config(backends: &[McpBackendRoute], session_key: &str) -> Value {
     json!({ "backends": backends, "session": { "keys": [session_key] } })
 }
 
+/// An LLM provider behind the gateway's `/v1/` endpoints: the `llm` filter routes to its cluster.
+#[derive(Debug, Clone)]
+pub struct LlmProviderRoute {
+    /// Provider name, as keyed in the llm filter's `providers`; part of the cluster name.
+    pub name: String,
+    /// Where the provider (or its fake) listens.
+    pub upstream: SocketAddr,
+}
+
+impl LlmProviderRoute {
+    /// A provider `name` at `upstream`.
+    pub fn new(name: &str, upstream: SocketAddr) -> Self {
+        LlmProviderRoute {
+            name: name.to_string(),
+            upstream,
+        }
+    }
+
+    /// The Envoy cluster of this provider (the `cluster` of its llm filter config entry).
+    pub fn cluster(&self) -> String {
+        format!("llm_{}", self.name)
+    }
+}
+
+/// The path prefix of the LLM client APIs (OpenAI and Anthropic both serve under `/v1`).
+pub const LLM_PATH_PREFIX: &str = "/v1";
+
 /// Dynamic metadata `<namespace>/<key> = <value>` that Envoy's `set_metadata` filter sets ahead
 /// of the gateway filters, as a filter upstream of ours would.
 #[derive(Debug, Clone)]
@@ -138,6 +165,8 @@ pub struct Bootstrap {
     pub agents: Vec<AgentRoute>,
     /// MCP backends behind the MCP endpoint (none: no MCP route).
     pub mcp_backends: Vec<McpBackendRoute>,
+    /// LLM providers behind the `/v1/` endpoints (none: no LLM route).
+    pub llm_providers: Vec<LlmProviderRoute>,
     /// Which build of the adapters Envoy loads (per bootstrap, so parallel tests may differ).
     pub artifacts: Artifacts,
     /// Dynamic metadata set by Envoy's `set_metadata` filter ahead of the gateway filters.
@@ -155,6 +184,7 @@ impl Bootstrap {
             filters: Vec::new(),
             agents: Vec::new(),
             mcp_backends: Vec::new(),
+            llm_providers: Vec::new(),
             artifacts: Artifacts::Release,
             preset_metadata: Vec::new(),
         }
@@ -197,6 +227,12 @@ impl Bootstrap {
         self
     }
 
+    /// Adds an LLM provider cluster (and, with the first, the LLM route).
+    pub fn llm_provider(mut self, provider: LlmProviderRoute) -> Self {
+        self.llm_providers.push(provider);
+        self
+    }
+
     /// The bootstrap YAML.
     pub fn render(&self) -> Result<String, HarnessError> {
         let values = Values::new()
@@ -224,6 +260,10 @@ impl Bootstrap {
             let values = Values::new().set("PATH", MCP_ENDPOINT_PATH);
             out.push_str(&render_file("route-mcp.yaml", &values)?);
         }
+        if !self.llm_providers.is_empty() {
+            let values = Values::new().set("PATH_PREFIX", LLM_PATH_PREFIX);
+            out.push_str(&render_file("route-llm.yaml", &values)?);
+        }
         for agent in &self.agents {
             let values = Values::new()
                 .set("PATH_PREFIX", agent.path_prefix.clone())
@@ -248,6 +288,13 @@ impl Bootstrap {
                 .set("NAME", backend.cluster())
                 .set("ADDRESS", backend.upstream.ip().to_string())
                 .set("PORT", backend.upstream.port().to_string());
+            out.push_str(&render_file("cluster.yaml", &values)?);
+        }
+        for provider in &self.llm_providers {
+            let values = Values::new()
+                .set("NAME", provider.cluster())
+                .set("ADDRESS", provider.upstream.ip().to_string())
+                .set("PORT", provider.upstream.port().to_string());
             out.push_str(&render_file("cluster.yaml", &values)?);
         }
         Ok(out)
@@ -361,6 +408,32 @@ mod tests {
         assert!(yaml.contains("name: mcp_a"), "{yaml}");
         assert!(yaml.contains("port_value: 8102"), "{yaml}");
         // The MCP route comes first, so no agent prefix can shadow a routed backend.
+        assert!(yaml.find("cluster_header").unwrap() < yaml.find("agent_demo").unwrap());
+        assert!(!yaml.contains("{{"), "{yaml}");
+    }
+
+    #[test]
+    fn llm_providers_get_the_cluster_header_route_and_a_cluster_each() {
+        let claude = LlmProviderRoute::new("claude", "127.0.0.1:8201".parse().unwrap());
+        let gpt = LlmProviderRoute::new("gpt", "127.0.0.1:8202".parse().unwrap());
+        assert_eq!(claude.cluster(), "llm_claude");
+        let yaml = Bootstrap::new(Some(Flavour::Wasm))
+            .agent(demo())
+            .llm_provider(claude)
+            .llm_provider(gpt)
+            .filter("llm", json!({ "providers": {} }))
+            .render()
+            .unwrap();
+        assert!(
+            yaml.contains("cluster_header: x-ai-gateway-llm-cluster"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("prefix: \"/v1/\""), "{yaml}");
+        assert!(yaml.contains("name: llm_claude"), "{yaml}");
+        assert!(yaml.contains("port_value: 8202"), "{yaml}");
+        // Streams have no overall deadline.
+        let route = &yaml[yaml.find("x-ai-gateway-llm-cluster").unwrap()..];
+        assert!(route.contains("timeout: 0s"), "{yaml}");
         assert!(yaml.find("cluster_header").unwrap() < yaml.find("agent_demo").unwrap());
         assert!(!yaml.contains("{{"), "{yaml}");
     }

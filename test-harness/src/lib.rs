@@ -8,6 +8,7 @@ mod error;
 mod fake_upstream;
 mod flavour;
 pub mod jsonrpc;
+pub mod llm_fake;
 mod mcp_backend;
 mod node;
 pub mod paths;
@@ -16,14 +17,15 @@ mod python;
 mod template;
 
 pub use bootstrap::{
-    a2a_config, mcp_config, AgentRoute, Bootstrap, FilterEntry, McpBackendRoute, PresetMetadata,
-    MCP_ENDPOINT_PATH,
+    a2a_config, mcp_config, AgentRoute, Bootstrap, FilterEntry, LlmProviderRoute, McpBackendRoute,
+    PresetMetadata, LLM_PATH_PREFIX, MCP_ENDPOINT_PATH,
 };
 pub use child::OwnedChild;
 pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
 pub use error::HarnessError;
 pub use fake_upstream::{FakeUpstream, RecordedRequest, Reply};
 pub use flavour::Flavour;
+pub use llm_fake::{Answer, LlmFake, Provider};
 pub use mcp_backend::{McpBackend, McpBackendKind};
 pub use node::EverythingServer;
 pub use paths::Artifacts;

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use ai_gateway_test_harness::{
-    a2a_config, mcp_config, AgentRoute, Bootstrap, Flavour, HarnessError, McpBackendRoute,
+    a2a_config, mcp_config, AgentRoute, Bootstrap, Flavour, HarnessError, LlmProviderRoute,
+    McpBackendRoute,
 };
 use serde_json::Value;
 
@@ -30,6 +31,13 @@ options:
                        --mcp-backend; e.g. `head -c32 /dev/urandom | base64`)
   --mcp-config JSON    fields merged into the mcp filter config derived from the backends,
                        e.g. '{\"allowedOrigins\":[\"http://localhost:3000\"]}'
+  --llm-provider NAME=ADDR:PORT
+                       an LLM provider (or a fake of one) behind the gateway's /v1/ endpoints:
+                       Envoy cluster llm_NAME (repeatable; adds the llm route)
+  --llm-config JSON    the llm filter's config (required with --llm-provider); a provider NAME
+                       without a \"cluster\" gets llm_NAME, e.g.
+                       '{\"providers\":{\"claude\":{\"kind\":\"anthropic\",\"apiKey\":\"sk-ant-...\"}},
+                         \"defaultProvider\":\"claude\"}'
   --filter NAME        load this filter (config {}) instead of a2a, e.g. `empty` for
                        scripts/bench's floor (a diagnostic filter: only in scripts/build's
                        diagnostics build, CARGO_TARGET_DIR=<repo>/target/diagnostics)
@@ -67,6 +75,8 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut mcp_backends = Vec::new();
     let mut mcp_key: Option<String> = None;
     let mut mcp_extra = Value::Object(Default::default());
+    let mut llm_providers = Vec::new();
+    let mut llm_config: Option<Value> = None;
 
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -107,6 +117,19 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
                 mcp_extra = serde_json::from_str(value()?)
                     .map_err(|e| HarnessError::Usage(format!("--mcp-config: {e}")))?;
             }
+            "--llm-provider" => {
+                let spec = value()?;
+                let (name, addr) = spec.split_once('=').ok_or_else(|| {
+                    HarnessError::Usage(format!("--llm-provider {spec}: expected NAME=ADDR:PORT"))
+                })?;
+                llm_providers.push(LlmProviderRoute::new(name, parse_addr(flag, addr)?));
+            }
+            "--llm-config" => {
+                llm_config = Some(
+                    serde_json::from_str(value()?)
+                        .map_err(|e| HarnessError::Usage(format!("--llm-config: {e}")))?,
+                );
+            }
             "--filter" => filter = Some(value()?.clone()),
             other => return Err(HarnessError::Usage(format!("unknown argument {other}"))),
         }
@@ -130,10 +153,35 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
         merge(&mut config, mcp_extra, "--mcp-config")?;
         bootstrap = bootstrap.filter("mcp", config);
     }
+    if filter.is_none() && !llm_providers.is_empty() {
+        let config = llm_config
+            .ok_or_else(|| HarnessError::Usage("--llm-provider needs --llm-config".into()))?;
+        bootstrap = bootstrap.filter("llm", with_clusters(config, &llm_providers)?);
+    }
+    let bootstrap = llm_providers
+        .into_iter()
+        .fold(bootstrap, Bootstrap::llm_provider);
     let bootstrap = mcp_backends
         .into_iter()
         .fold(bootstrap, Bootstrap::mcp_backend);
     Ok(agents.into_iter().fold(bootstrap, Bootstrap::agent))
+}
+
+/// `config` with `cluster: llm_NAME` set on each provider NAME of `providers` that has none.
+fn with_clusters(mut config: Value, providers: &[LlmProviderRoute]) -> Result<Value, HarnessError> {
+    let Some(entries) = config.get_mut("providers").and_then(Value::as_object_mut) else {
+        return Err(HarnessError::Usage(
+            "--llm-config needs a \"providers\" object".into(),
+        ));
+    };
+    for provider in providers {
+        if let Some(Value::Object(entry)) = entries.get_mut(&provider.name) {
+            entry
+                .entry("cluster")
+                .or_insert_with(|| Value::String(provider.cluster()));
+        }
+    }
+    Ok(config)
 }
 
 fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, HarnessError> {

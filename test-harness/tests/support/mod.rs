@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each suite uses its own subset
 
+pub mod llm;
 pub mod mcp;
 
 use ai_gateway_test_harness::{a2a_config, AgentRoute, Bootstrap, Envoy, Flavour};
