@@ -8,7 +8,8 @@ the SDK serves it on every Streamable HTTP app, whatever the mode.
 
 Each flavour has `echo` (the same name on both, and on server-everything, so a gateway must
 prefix it), one tool of its own, one prompt, one resource and one resource template; every
-answer names the flavour so a test can tell which backend served a call.
+answer names the flavour so a test can tell which backend served a call. The session flavour
+also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive.
 
 Serves at /mcp and prints `READY <port>` on stdout once it accepts connections (port 0 picks a
 free one).
@@ -16,7 +17,8 @@ free one).
 
 import argparse
 
-from mcp.server.mcpserver import MCPServer
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
 from serve import bind, serve
@@ -41,6 +43,21 @@ def build_server(mode: str) -> MCPServer:
         @server.tool(description="Adds two integers.")
         def add(a: int, b: int) -> int:
             return a + b
+
+        cancelled: list[str] = []
+
+        @server.tool(description="Waits `seconds`, unless the client cancels the call.")
+        async def wait(seconds: float, ctx: Context) -> str:
+            try:
+                await anyio.sleep(seconds)
+            except anyio.get_cancelled_exc_class():
+                cancelled.append(str(ctx.request_id))
+                raise
+            return f"{mode}: waited {seconds}s"
+
+        @server.tool(description="The ids of the calls the client cancelled, oldest first.")
+        def cancellations() -> str:
+            return ",".join(cancelled) or "none"
 
         @server.prompt(description="Asks for a greeting in a given style.")
         def greeting(name: str, style: str = "friendly") -> str:

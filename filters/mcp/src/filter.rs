@@ -12,6 +12,7 @@
 mod bridge;
 mod fanout;
 mod recovery;
+mod relay;
 mod replies;
 mod upstream;
 
@@ -22,6 +23,7 @@ use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFil
 
 use crate::bridged::ClientMeta;
 use crate::config::Settings;
+use crate::event_rewrite::EventRewriter;
 use crate::listing_cache::ListingCache;
 use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
@@ -89,6 +91,8 @@ pub struct McpFilter {
     /// client), kept to retry it by callout if the backend lost that session ([`recovery`])
     /// or turns out to be session-based ([`bridge`]).
     routed_body: Option<Vec<u8>>,
+    /// Rewrites a routed SSE answer's server→client requests ([`relay`]).
+    events: Option<EventRewriter>,
 }
 
 impl McpFilter {
@@ -119,6 +123,7 @@ impl McpFilter {
             session_created: None,
             client: None,
             routed_body: None,
+            events: None,
         }
     }
 
@@ -235,17 +240,14 @@ impl McpFilter {
                     format!("Method not found: {method}"),
                 ),
             ),
-            // A notification or a client's answer to a server request: no backend receives
-            // these yet (they need the session that tells which backend asked).
-            _ => self.answer(
-                host,
-                Reply::jsonrpc(
-                    400,
-                    Id::Null,
-                    METHOD_NOT_FOUND,
-                    "notifications and client responses are not supported by this gateway yet",
-                ),
-            ),
+            (Route::ClientResponse, Message::Response(response)) => {
+                self.relay_response(host, response)
+            }
+            (Route::ClientNotification(_), Message::Notification(notification)) => {
+                self.relay_notification(host, notification, &message)
+            }
+            // `classify` pairs each route with its kind of message.
+            _ => self.internal_error(host, Id::Null, "unroutable message"),
         }
     }
 
@@ -281,22 +283,37 @@ impl McpFilter {
             self.backend = Some(index);
             return self.bridge_call(host, index, request.id.clone(), routed.body);
         }
-        if let Err(err) = host.set_body(Direction::Request, &routed.body) {
+        if host.header(Direction::Request, "mcp-name").is_some() {
+            host.set_header(Direction::Request, "mcp-name", &routed.mcp_name);
+        }
+        self.send_routed(host, index, routed.body, request.id.clone(), true)
+    }
+
+    /// Lets Envoy's router send `body` to backend `index` on the client's upstream session;
+    /// with `retry`, keeps the body to ask again if that session turns out to be lost.
+    fn send_routed(
+        &mut self,
+        host: &mut dyn Host,
+        index: usize,
+        body: Vec<u8>,
+        id: Id,
+        retry: bool,
+    ) -> Action {
+        let settings = Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        if let Err(err) = host.set_body(Direction::Request, &body) {
             host.log(
                 LogLevel::Error,
                 format_args!("mcp: could not replace the request body: {err}"),
             );
-            return self.internal_error(host, request.id.clone(), "could not rewrite the request");
+            return self.internal_error(host, id, "could not rewrite the request");
         }
         self.backend = Some(index);
         host.set_header(
             Direction::Request,
             "content-length",
-            &routed.body.len().to_string(),
+            &body.len().to_string(),
         );
-        if host.header(Direction::Request, "mcp-name").is_some() {
-            host.set_header(Direction::Request, "mcp-name", &routed.mcp_name);
-        }
         let path = host.header(Direction::Request, ":path").unwrap_or_default();
         if path != backend.path {
             host.set_header(Direction::Request, ":path", &backend.path);
@@ -309,10 +326,10 @@ impl McpFilter {
         }
         if let Some(session) = self.upstream_session(&backend.name) {
             host.set_header(Direction::Request, "mcp-session-id", &session);
-            self.routed_body = Some(routed.body.clone());
-        } else if self.client.is_some() {
+            self.routed_body = retry.then(|| body.clone());
+        } else if self.client.is_some() && retry {
             // A backend not yet known to be session-based may refuse it ([`bridge`]).
-            self.routed_body = Some(routed.body.clone());
+            self.routed_body = Some(body);
         }
         if let Some(version) = self.backend_version(&backend.name) {
             host.set_header(Direction::Request, "mcp-protocol-version", &version);
@@ -416,15 +433,17 @@ impl HttpFilter for McpFilter {
                     return self.recover_routed(host, body);
                 }
             }
+            self.start_event_rewrite(host);
         }
         Action::Continue
     }
 
-    fn on_response_body(&mut self, _host: &mut dyn Host, _end_of_stream: bool) -> Action {
+    fn on_response_body(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
         // The backend's refusal of a lost session is replaced by the retried answer.
         if self.phase == Phase::FanningOut {
             return Action::Pause;
         }
+        self.rewrite_events(host);
         Action::Continue
     }
 

@@ -9,6 +9,7 @@ use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 pub mod bridged;
 pub mod config;
 pub mod cursor;
+pub mod event_rewrite;
 pub mod filter;
 pub mod listing_cache;
 pub mod merge;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod naming;
 pub mod opened;
 pub mod recovered;
+pub mod relay_ids;
 pub mod routing;
 pub mod session_token;
 

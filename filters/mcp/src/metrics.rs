@@ -58,6 +58,8 @@ pub const NO_TOOL: &str = "none";
 pub const INVALID: &str = "invalid";
 /// `method` tag of a request refused before its body was read (Origin, size, HTTP method).
 pub const UNREAD: &str = "unread";
+/// `method` tag of a client's answer to a server→client request.
+pub const CLIENT_RESPONSE: &str = "response";
 
 /// The `method` tag: an MCP method the gateway knows, else `other`.
 pub fn method_tag(method: &str) -> &'static str {
@@ -67,12 +69,20 @@ pub fn method_tag(method: &str) -> &'static str {
     if let Some(fan_out) = FanOutMethod::for_request(method) {
         return fan_out.as_str();
     }
-    let initialized = FanOutMethod::Initialized.as_str();
-    if method == initialized {
-        return initialized;
-    }
-    ai_gateway_core::metrics::OTHER
+    CLIENT_NOTIFICATIONS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or(ai_gateway_core::metrics::OTHER)
 }
+
+/// Client notifications with their own `method` tag.
+const CLIENT_NOTIFICATIONS: [&str; 4] = [
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/roots/list_changed",
+];
 
 /// The `outcome` tag: the JSON-RPC error code the gateway answered (known codes only), else
 /// the HTTP status class, else `reset` (no response status seen).

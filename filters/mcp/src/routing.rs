@@ -74,6 +74,9 @@ pub enum FanOutMethod {
     Initialize,
     /// `notifications/initialized` (a notification, not a request).
     Initialized,
+    /// Any other client notification (cancelled, roots/list_changed, progress the gateway
+    /// cannot attribute): every backend gets it, and ignores what is not its own.
+    ClientNotification,
     Ping,
     ToolsList,
     PromptsList,
@@ -104,6 +107,7 @@ impl FanOutMethod {
         match self {
             FanOutMethod::Initialize => "initialize",
             FanOutMethod::Initialized => "notifications/initialized",
+            FanOutMethod::ClientNotification => "notifications/client",
             FanOutMethod::Ping => "ping",
             FanOutMethod::ToolsList => "tools/list",
             FanOutMethod::PromptsList => "prompts/list",

@@ -96,7 +96,7 @@ impl McpFilter {
         };
         let goal = match method {
             FanOutMethod::Initialize => Goal::Initialize(params.clone()),
-            FanOutMethod::Initialized => Goal::Notify,
+            FanOutMethod::Initialized | FanOutMethod::ClientNotification => Goal::Notify,
             FanOutMethod::ServerDiscover => Goal::Discover,
             FanOutMethod::Ping | FanOutMethod::LoggingSetLevel => Goal::Empty,
             other => {

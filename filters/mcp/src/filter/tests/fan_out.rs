@@ -26,7 +26,10 @@ fn sse_answer(body: Value) -> CalloutResult {
     })
 }
 
-fn header<'a>(request: &'a ai_gateway_core::CalloutRequest, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(
+    request: &'a ai_gateway_core::CalloutRequest,
+    name: &str,
+) -> Option<&'a str> {
     request
         .headers
         .iter()
@@ -145,7 +148,7 @@ fn a_method_no_backend_offers_is_method_not_found() {
 }
 
 /// Runs `initialize` against both backends; returns the gateway's token.
-fn initialize() -> String {
+pub(super) fn initialize() -> String {
     initialize_on(super::filter())
 }
 

@@ -1,0 +1,95 @@
+//! What flows besides request → answer through the `mcp` gateway, once per flavour: the
+//! official SDK client (session-based protocol) answers server-everything's sampling and
+//! elicitation requests mid-call and receives its progress notifications in order; a client's
+//! cancellation reaches the backend running the call.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ai_gateway_test_harness::{pytest, Flavour, McpBackendKind};
+use serde_json::json;
+
+use support::mcp::Gateway;
+
+per_flavour!(
+    the_sdk_client_answers_server_requests_and_gets_progress,
+    a_cancelled_call_is_cancelled_on_its_backend,
+);
+
+async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavour) {
+    let gateway = Gateway::start(
+        flavour,
+        &[McpBackendKind::Everything, McpBackendKind::PythonSession],
+    )
+    .await;
+    let url = gateway.url();
+    let run = pytest(
+        "test_mcp_relay.py",
+        &[
+            ("MCP_URL", &url),
+            ("MCP_PREFIX", "everything_"),
+            ("MCP_MODES", "legacy"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.passed,
+        "relay suite through the gateway failed:\n{}\nbackends:\n{}\nenvoy:\n{}",
+        run.output,
+        gateway.logs(),
+        gateway.envoy.log()
+    );
+}
+
+async fn a_cancelled_call_is_cancelled_on_its_backend(flavour: Flavour) {
+    let gateway = Gateway::start(
+        flavour,
+        &[McpBackendKind::PythonSession, McpBackendKind::Everything],
+    )
+    .await;
+    let token = gateway.initialize().await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(gateway.in_session(&token, initialized).await.0, 202);
+
+    let waiting = {
+        let (url, token) = (gateway.url(), token.clone());
+        tokio::spawn(async move {
+            let call = json!({"jsonrpc": "2.0", "id": 42, "method": "tools/call",
+                              "params": {"name": "session_wait", "arguments": {"seconds": 30}}});
+            let headers = [
+                ("mcp-session-id", token.as_str()),
+                ("mcp-protocol-version", "2025-11-25"),
+            ];
+            support::mcp_post(&url, &headers, call.to_string()).await
+        })
+    };
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 42, "reason": "the user gave up"}});
+    let cancelled = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                           "params": {"name": "session_cancellations", "arguments": {}}});
+    // The call must be running on the backend before it can be cancelled there.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, body) = gateway.in_session(&token, cancel.clone()).await;
+        assert_eq!(status, 202, "{body}");
+        let (status, body) = gateway.in_session(&token, cancelled.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        if body.to_string().contains("42") || Instant::now() > deadline {
+            break body.to_string();
+        }
+    };
+    assert!(
+        seen.contains("42"),
+        "the backend saw no cancellation of call 42: {seen}\n{}",
+        gateway.logs()
+    );
+    let (status, _, answer) = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the cancelled call ends well before its 30 s")
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(answer.to_string().contains("Request cancelled"), "{answer}");
+}
