@@ -9,7 +9,8 @@ the SDK serves it on every Streamable HTTP app, whatever the mode.
 Each flavour has `echo` (the same name on both, and on server-everything, so a gateway must
 prefix it), one tool of its own, one prompt, one resource and one resource template; every
 answer names the flavour so a test can tell which backend served a call. The session flavour
-also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive.
+also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive, and
+`progress_burst`, to stream many progress notifications before a late result.
 
 Serves at /mcp and prints `READY <port>` on stdout once it accepts connections (port 0 picks a
 free one).
@@ -58,6 +59,13 @@ def build_server(mode: str) -> MCPServer:
         @server.tool(description="The ids of the calls the client cancelled, oldest first.")
         def cancellations() -> str:
             return ",".join(cancelled) or "none"
+
+        @server.tool(description="Reports `count` progress steps, waits `pause` seconds, ends.")
+        async def progress_burst(count: int, pause: float, ctx: Context) -> str:
+            for step in range(1, count + 1):
+                await ctx.report_progress(step, count, f"step {step}")
+            await anyio.sleep(pause)
+            return f"{mode}: {count} steps reported"
 
         @server.prompt(description="Asks for a greeting in a given style.")
         def greeting(name: str, style: str = "friendly") -> str:

@@ -1,7 +1,8 @@
 //! What flows besides request → answer through the `mcp` gateway, once per flavour: the
 //! official SDK client (session-based protocol) answers server-everything's sampling and
 //! elicitation requests mid-call and receives its progress notifications in order; a client's
-//! cancellation reaches the backend running the call.
+//! cancellation reaches the backend running the call; a thousand progress events stream through
+//! as they come, without Envoy holding them.
 
 mod support;
 
@@ -15,6 +16,7 @@ use support::mcp::Gateway;
 per_flavour!(
     the_sdk_client_answers_server_requests_and_gets_progress,
     a_cancelled_call_is_cancelled_on_its_backend,
+    progress_events_stream_through_as_they_come,
 );
 
 async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavour) {
@@ -92,4 +94,71 @@ async fn a_cancelled_call_is_cancelled_on_its_backend(flavour: Flavour) {
         .unwrap();
     assert_eq!(status, 200);
     assert!(answer.to_string().contains("Request cancelled"), "{answer}");
+}
+
+/// Bytes Envoy's allocator holds (`/memory`'s `allocated`).
+async fn envoy_allocated(gateway: &Gateway) -> u64 {
+    let memory: serde_json::Value =
+        serde_json::from_str(&gateway.envoy.admin_get("/memory").await.unwrap()).unwrap();
+    memory["allocated"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("/memory has allocated: {memory}"))
+}
+
+async fn progress_events_stream_through_as_they_come(flavour: Flavour) {
+    const EVENTS: usize = 1000;
+    const PAUSE_SECONDS: u64 = 2;
+    let gateway = Gateway::start(flavour, &[McpBackendKind::PythonSession]).await;
+    let token = gateway.initialize().await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(gateway.in_session(&token, initialized).await.0, 202);
+    let before = envoy_allocated(&gateway).await;
+
+    let call = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "session_progress_burst", "arguments": {"count": EVENTS, "pause": PAUSE_SECONDS},
+        "_meta": {"progressToken": "burst"}}});
+    let mut response = support::http()
+        .post(gateway.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &token)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(call.to_string())
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    let mut all_progress_at = None;
+    while let Some(chunk) = response.chunk().await.expect("the stream continues") {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if all_progress_at.is_none() && text.matches("notifications/progress").count() == EVENTS {
+            all_progress_at = Some(Instant::now());
+        }
+    }
+    let ended = Instant::now();
+    let all_progress_at = all_progress_at.unwrap_or_else(|| {
+        panic!(
+            "{} of {EVENTS} progress events arrived",
+            text.matches("notifications/progress").count()
+        )
+    });
+    assert!(
+        text.contains("1000 steps reported"),
+        "the result came last: {text:.300}"
+    );
+    // The backend pauses after its last progress event: had Envoy held the events, they would
+    // have arrived with the result.
+    assert!(
+        ended - all_progress_at >= Duration::from_millis(PAUSE_SECONDS * 1000 / 2),
+        "progress events arrived only {:?} before the end",
+        ended - all_progress_at
+    );
+    let after = envoy_allocated(&gateway).await;
+    assert!(
+        after.saturating_sub(before) < 4 << 20,
+        "Envoy grew by {} bytes over {EVENTS} events",
+        after.saturating_sub(before)
+    );
 }
