@@ -167,3 +167,52 @@ fn anthropic_fields_openai_cannot_express_are_refused_by_name() {
         assert_eq!(err.field(), field, "{body}: {err}");
     }
 }
+
+fn to_bedrock(body: Value) -> Result<(), TranslateError> {
+    let req: MessagesRequest = parse_body(body.to_string().as_bytes())?;
+    ai_gateway_llm::bedrock::converse::messages_to_converse(req, 4096).map(|_| ())
+}
+
+#[test]
+fn anthropic_fields_converse_cannot_express_are_refused_by_name() {
+    let hi = user(json!("hi"));
+    let tools = json!([{"name": "f", "input_schema": {"type": "object"}}]);
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": user(json!([{"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]))}),
+            "messages[0].content[0].source",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": user(json!([{"type": "image", "source": {"type": "base64", "media_type": "image/tiff", "data": "AA=="}}]))}),
+            "messages[0].content[0].source.media_type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "tools": tools, "tool_choice": {"type": "none"}}),
+            "tool_choice.type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "tools": tools, "tool_choice": {"type": "auto", "disable_parallel_tool_use": true}}),
+            "tool_choice.disable_parallel_tool_use",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "thinking": {"type": "adaptive"}}),
+            "thinking.type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "output_config": {"format": {"type": "json_schema", "schema": {}}}}),
+            "output_config.format",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "tools": [{"type": "bash_20250124", "name": "bash"}]}),
+            "tools[0].type",
+        ),
+        (
+            json!({"model": "m", "max_tokens": 5, "messages": hi, "container": "c"}),
+            "container",
+        ),
+    ];
+    for (body, field) in cases {
+        let err = to_bedrock(body.clone()).expect_err(&body.to_string());
+        assert_eq!(err.field(), field, "{body}: {err}");
+    }
+}
