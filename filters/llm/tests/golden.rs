@@ -288,3 +288,20 @@ fn converse_streams_translate_to_anthropic_events() {
         }
     }
 }
+
+#[test]
+fn provider_errors_translate_to_the_clients_format() {
+    use ai_gateway_llm::translate::errors::{translate_error, Api};
+    for (case, input, expected) in cases("errors") {
+        let input: Value = serde_json::from_slice(&fs::read(&input).unwrap()).unwrap();
+        let client = match input["client"].as_str().unwrap() {
+            "openai" => Api::OpenAi,
+            _ => Api::Anthropic,
+        };
+        let status = input["status"].as_u64().unwrap() as u16;
+        let (got_status, body) =
+            translate_error(client, status, input["body"].to_string().as_bytes());
+        let got = serde_json::json!({"status": got_status, "body": serde_json::from_slice::<Value>(&body).unwrap()});
+        assert_eq!(got, expected_json(&expected), "case {case}");
+    }
+}
