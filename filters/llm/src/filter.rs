@@ -9,7 +9,9 @@ use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 use crate::bedrock::converse::converse_to_message;
 use crate::bedrock::{sigv4, ConverseStream};
 use crate::config::{Provider, ProviderKind, Settings};
-use crate::metrics::{self, NONE, REQUESTS_TOTAL, REQUEST_DURATION_MS, TOKENS_TOTAL};
+use crate::metrics::{
+    self, NONE, REQUESTS_TOTAL, REQUEST_DURATION_MS, TIME_TO_FIRST_TOKEN_MS, TOKENS_TOTAL,
+};
 use crate::models;
 use crate::plan::{plan, Endpoint, Plan, Refusal, Translation};
 use crate::stream::{
@@ -63,6 +65,10 @@ pub struct LlmFilter {
     stream_failed: bool,
     tokens: StreamTokens,
     started_nanos: u64,
+    /// The response is a 2xx stream (SSE or eventstream).
+    streaming: bool,
+    /// Milliseconds from the request to the first streamed bytes sent to the client.
+    first_token_ms: Option<u64>,
     recorded: bool,
 }
 
@@ -81,6 +87,8 @@ impl LlmFilter {
             stream_failed: false,
             tokens: StreamTokens::default(),
             started_nanos: 0,
+            streaming: false,
+            first_token_ms: None,
             recorded: false,
         }
     }
@@ -238,9 +246,6 @@ impl LlmFilter {
     }
 
     fn start_response(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
-        if self.translation == Translation::Passthrough {
-            return Action::Continue;
-        }
         let status = self.status.unwrap_or(0);
         let content_type = host
             .header(Direction::Response, "content-type")
@@ -248,8 +253,12 @@ impl LlmFilter {
         let content_type = content_type.trim_start();
         let event_stream = content_type.starts_with("text/event-stream")
             || content_type.starts_with("application/vnd.amazon.eventstream");
+        self.streaming = (200..300).contains(&status) && event_stream && !end_of_stream;
+        if self.translation == Translation::Passthrough {
+            return Action::Continue;
+        }
         host.remove_header(Direction::Response, "content-length");
-        if (200..300).contains(&status) && event_stream && !end_of_stream {
+        if self.streaming {
             let translator = self.stream_translator(host);
             self.response = ResponseMode::Stream(translator);
             host.set_header(Direction::Response, "content-type", "text/event-stream");
@@ -408,8 +417,14 @@ impl LlmFilter {
         let api = self.api.as_str();
         let outcome = metrics::outcome(self.status, self.stream_failed);
         host.counter_add(REQUESTS_TOTAL, &[provider, model, api, outcome], 1);
-        let elapsed_ms = host.monotonic_nanos().saturating_sub(self.started_nanos) / 1_000_000;
-        host.histogram_record(REQUEST_DURATION_MS, &[provider, api], elapsed_ms);
+        host.histogram_record(
+            REQUEST_DURATION_MS,
+            &[provider, api],
+            elapsed_ms(host, self.started_nanos),
+        );
+        if let Some(ms) = self.first_token_ms {
+            host.histogram_record(TIME_TO_FIRST_TOKEN_MS, &[provider, api], ms);
+        }
         if self.tokens.input > 0 {
             host.counter_add(TOKENS_TOTAL, &[provider, model, "input"], self.tokens.input);
         }
@@ -421,6 +436,10 @@ impl LlmFilter {
             );
         }
     }
+}
+
+fn elapsed_ms(host: &dyn Host, since_nanos: u64) -> u64 {
+    host.monotonic_nanos().saturating_sub(since_nanos) / 1_000_000
 }
 
 /// The key the client sent: a bearer token or an `x-api-key`/`api-key` value.
@@ -533,13 +552,24 @@ impl HttpFilter for LlmFilter {
 
     fn on_response_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         match &mut self.response {
-            ResponseMode::Pass => Action::Continue,
+            ResponseMode::Pass => {
+                if self.streaming
+                    && self.first_token_ms.is_none()
+                    && !host.body(Direction::Response).is_empty()
+                {
+                    self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
+                }
+                Action::Continue
+            }
             ResponseMode::Stream(translator) => {
                 let chunk = host.body(Direction::Response);
                 let mut out = translator.feed(&chunk);
                 if end_of_stream {
                     out.extend(translator.finish());
                     self.stream_failed = !translator.completed();
+                }
+                if self.first_token_ms.is_none() && !out.is_empty() {
+                    self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
                 }
                 self.tokens = translator.tokens();
                 if let Err(err) = host.set_body(Direction::Response, &out) {

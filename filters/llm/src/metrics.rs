@@ -8,9 +8,12 @@ pub const REQUESTS_TOTAL: MetricId = MetricId(0);
 pub const REQUEST_DURATION_MS: MetricId = MetricId(1);
 /// `llm_tokens_total{provider, model, type}` (`type`: `input`, `output`).
 pub const TOKENS_TOTAL: MetricId = MetricId(2);
+/// `llm_time_to_first_token_ms{provider, client_api}`: streamed responses, request start to the
+/// first bytes sent on to the client.
+pub const TIME_TO_FIRST_TOKEN_MS: MetricId = MetricId(3);
 
 /// Every metric of the filter, indexed by the ids above.
-pub static METRICS: [MetricDef; 3] = [
+pub static METRICS: [MetricDef; 4] = [
     MetricDef {
         name: "llm_requests_total",
         kind: MetricKind::Counter,
@@ -25,6 +28,11 @@ pub static METRICS: [MetricDef; 3] = [
         name: "llm_tokens_total",
         kind: MetricKind::Counter,
         tag_keys: &["provider", "model", "type"],
+    },
+    MetricDef {
+        name: "llm_time_to_first_token_ms",
+        kind: MetricKind::Histogram,
+        tag_keys: &["provider", "client_api"],
     },
 ];
 
@@ -73,5 +81,9 @@ mod tests {
             "llm_request_duration_ms"
         );
         assert_eq!(METRICS[TOKENS_TOTAL.0].name, "llm_tokens_total");
+        assert_eq!(
+            METRICS[TIME_TO_FIRST_TOKEN_MS.0].name,
+            "llm_time_to_first_token_ms"
+        );
     }
 }

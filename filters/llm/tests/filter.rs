@@ -177,6 +177,38 @@ fn anthropic_client_reaches_openai_provider_streaming_chunk_by_chunk() {
         ex.counter("llm_requests_total", &["gpt", "gpt-4o", "anthropic", "2xx"]),
         1
     );
+    assert_eq!(
+        ex.histogram("llm_time_to_first_token_ms", &["gpt", "anthropic"]),
+        [7]
+    );
+    assert_eq!(
+        ex.histogram("llm_request_duration_ms", &["gpt", "anthropic"]),
+        [7]
+    );
+}
+
+#[test]
+fn passthrough_streams_are_timed_but_untouched() {
+    let f = factory(CONFIG);
+    let mut req = chat("gpt-4o");
+    req["stream"] = json!(true);
+    let stream = "data: {\"id\":\"c\",\"choices\":[]}\n\ndata: [DONE]\n\n";
+    let upstream = Message::new(&[(":status", "200"), ("content-type", "text/event-stream")])
+        .chunked(stream, 10);
+    let ex = exchange(&f, openai_client(&req), Some(upstream));
+    assert_eq!(ex.client_body, stream.as_bytes());
+    assert_eq!(
+        ex.histogram("llm_time_to_first_token_ms", &["gpt", "openai"]),
+        [7]
+    );
+    let ex = exchange(
+        &f,
+        openai_client(&chat("gpt-4o")),
+        Some(response(200, "application/json", "{}")),
+    );
+    assert!(ex
+        .histogram("llm_time_to_first_token_ms", &["gpt", "openai"])
+        .is_empty());
 }
 
 #[test]

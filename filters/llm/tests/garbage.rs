@@ -63,7 +63,10 @@ fn stream_translators_survive_garbage() {
             // Garbage never completes a message: the client's stream ends in an error event.
             assert!(!t.completed());
             let text = String::from_utf8_lossy(&out);
-            assert!(text.trim_end().ends_with('}') && text.contains("error"), "{text}");
+            assert!(
+                text.trim_end().ends_with('}') && text.contains("error"),
+                "{text}"
+            );
         }
         let mut decoder = Decoder::new(1 << 16);
         decoder.feed(&input);

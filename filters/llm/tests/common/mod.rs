@@ -120,6 +120,15 @@ impl Exchange {
         self.host.counter(self.metric(name), tags)
     }
 
+    /// The samples of a histogram.
+    pub fn histogram(&self, name: &str, tags: &[&str]) -> Vec<u64> {
+        let key = (
+            self.metric(name).0,
+            tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        );
+        self.host.histograms.get(&key).cloned().unwrap_or_default()
+    }
+
     /// Every (tags, value) of a counter.
     pub fn counters(&self, name: &str) -> Vec<(Vec<String>, u64)> {
         let id = self.metric(name).0;
