@@ -1,5 +1,5 @@
-"""The official `mcp` SDK client answering what a server asks of it mid-call (sampling,
-elicitation) and receiving progress, through one MCP endpoint in front of
+"""The official `mcp` SDK client answering what a server asks of it (sampling and elicitation
+mid-call, roots on the GET stream) and receiving progress, through one MCP endpoint in front of
 @modelcontextprotocol/server-everything.
 
 - MCP_URL: the endpoint, e.g. http://127.0.0.1:10000/mcp.
@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 SAMPLED_TEXT = "sampled through the gateway"
 ELICITED_NAME = "Ada Gateway"
+ROOT_URI = "file:///srv/gateway-root"
 
 
 async def sample(_context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
@@ -47,10 +48,16 @@ async def elicit(_context: Any, params: types.ElicitRequestParams) -> types.Elic
     return types.ElicitResult(action="accept", content={"name": ELICITED_NAME, "check": True})
 
 
+async def roots(_context: Any) -> types.ListRootsResult:
+    """The client's workspace: one root."""
+    return types.ListRootsResult(roots=[types.Root(uri=ROOT_URI, name="gateway-root")])
+
+
 def with_client(mode: str, use: Callable[[Client], Awaitable[T]]) -> T:
     async def run() -> T:
         async with Client(MCP_URL, mode=mode, cache=None, read_timeout_seconds=30,
-                          sampling_callback=sample, elicitation_callback=elicit) as client:
+                          sampling_callback=sample, elicitation_callback=elicit,
+                          list_roots_callback=roots) as client:
             return await use(client)
 
     return asyncio.run(run())
@@ -97,3 +104,12 @@ def test_progress_arrives_in_order_before_the_result(mode: str) -> None:
 
     text = with_client(mode, use)
     assert "Long running operation completed" in text, text
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_servers_roots_request_on_the_get_stream_is_answered(mode: str) -> None:
+    async def use(client: Client) -> str:
+        return text_of(await client.call_tool(f"{PREFIX}get-roots-list", {}))
+
+    text = with_client(mode, use)
+    assert ROOT_URI in text, text

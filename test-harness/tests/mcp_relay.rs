@@ -1,6 +1,7 @@
 //! What flows besides request → answer through the `mcp` gateway, once per flavour: the
 //! official SDK client (session-based protocol) answers server-everything's sampling and
-//! elicitation requests mid-call and receives its progress notifications in order; a client's
+//! elicitation requests mid-call and its roots request on the GET stream, and receives its
+//! progress notifications in order; a client's
 //! cancellation reaches the backend running the call; a thousand progress events stream through
 //! as they come, without Envoy holding them.
 
@@ -15,14 +16,17 @@ use support::mcp::Gateway;
 
 per_flavour!(
     the_sdk_client_answers_server_requests_and_gets_progress,
+    an_auto_mode_client_falls_back_where_only_session_versions_are_offered,
     a_cancelled_call_is_cancelled_on_its_backend,
     progress_events_stream_through_as_they_come,
 );
 
 async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavour) {
-    let gateway = Gateway::start(
+    // Both backends keep sessions: the client's GET stream is server-everything's.
+    let gateway = Gateway::start_with(
         flavour,
         &[McpBackendKind::Everything, McpBackendKind::PythonSession],
+        json!({"listenBackend": "everything"}),
     )
     .await;
     let url = gateway.url();
@@ -42,6 +46,36 @@ async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavo
         run.output,
         gateway.logs(),
         gateway.envoy.log()
+    );
+}
+
+/// A 2026-07-28 client cannot be asked questions mid-call through a session-based backend by
+/// callout; offering it only session-based versions makes the SDK's automatic negotiation
+/// (`server/discover` probe) fall back to `initialize`, where everything above works.
+async fn an_auto_mode_client_falls_back_where_only_session_versions_are_offered(flavour: Flavour) {
+    let gateway = Gateway::start_with(
+        flavour,
+        &[McpBackendKind::Everything, McpBackendKind::PythonSession],
+        json!({"listenBackend": "everything",
+               "protocolVersions": ["2025-11-25", "2025-06-18", "2025-03-26"]}),
+    )
+    .await;
+    let url = gateway.url();
+    let run = pytest(
+        "test_mcp_relay.py",
+        &[
+            ("MCP_URL", &url),
+            ("MCP_PREFIX", "everything_"),
+            ("MCP_MODES", "auto"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.passed,
+        "relay suite in auto mode failed:\n{}\nbackends:\n{}",
+        run.output,
+        gateway.logs()
     );
 }
 

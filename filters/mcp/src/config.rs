@@ -29,6 +29,9 @@ use ai_gateway_core::{parse_config, ConfigError};
 use serde::Deserialize;
 
 use crate::naming::{Naming, NamingError, PrefixMode};
+
+/// Every protocol version the gateway speaks, newest first.
+pub const SUPPORTED_VERSIONS: [&str; 4] = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
 use crate::session_token::{Sealer, SessionKey};
 
 /// Default upstream path of an MCP endpoint (the SDKs' default).
@@ -152,6 +155,12 @@ pub struct Settings {
     pub max_response_bytes: usize,
     /// Timeout of each HTTP callout to a backend.
     pub timeout_ms: u64,
+    /// Index of the backend whose GET stream a client gets when its session spans several
+    /// session-based backends and the flavour cannot merge their streams.
+    pub listen_backend: Option<usize>,
+    /// The protocol versions offered to clients, newest first (a subset of what the gateway
+    /// speaks; without 2026-07-28, clients that probe for it fall back to `initialize`).
+    pub protocol_versions: Vec<&'static str>,
 }
 
 impl Settings {
@@ -183,6 +192,8 @@ struct RawConfig {
     max_response_bytes: u64,
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
+    listen_backend: Option<String>,
+    protocol_versions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +272,18 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let max_response_bytes =
         in_range("maxResponseBytes", raw.max_response_bytes, BODY_LIMIT_RANGE)?;
     let timeout_ms = in_range("timeoutMs", raw.timeout_ms, TIMEOUT_RANGE)?;
+    let listen_backend = match &raw.listen_backend {
+        None => None,
+        Some(name) => Some(
+            backends
+                .iter()
+                .position(|b| &b.name == name)
+                .ok_or_else(|| {
+                    ConfigError::invalid("listenBackend", format!("no backend is named {name:?}"))
+                })?,
+        ),
+    };
+    let protocol_versions = validate_protocol_versions(raw.protocol_versions.as_deref())?;
     Ok(Settings {
         backends,
         naming,
@@ -270,7 +293,35 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         max_request_bytes: usize::try_from(max_request_bytes).unwrap_or(usize::MAX),
         max_response_bytes: usize::try_from(max_response_bytes).unwrap_or(usize::MAX),
         timeout_ms,
+        listen_backend,
+        protocol_versions,
     })
+}
+
+fn validate_protocol_versions(raw: Option<&[String]>) -> Result<Vec<&'static str>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(SUPPORTED_VERSIONS.to_vec());
+    };
+    if raw.is_empty() {
+        return Err(ConfigError::invalid(
+            "protocolVersions",
+            "at least one version",
+        ));
+    }
+    for (i, version) in raw.iter().enumerate() {
+        if !SUPPORTED_VERSIONS.contains(&version.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("protocolVersions[{i}]"),
+                format!("{version:?} is not one of {SUPPORTED_VERSIONS:?}"),
+            ));
+        }
+    }
+    // Newest first, as negotiation expects.
+    Ok(SUPPORTED_VERSIONS
+        .iter()
+        .copied()
+        .filter(|v| raw.iter().any(|r| r == v))
+        .collect())
 }
 
 fn in_range(field: &str, value: u64, (min, max): (u64, u64)) -> Result<u64, ConfigError> {

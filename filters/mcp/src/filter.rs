@@ -11,6 +11,7 @@
 
 mod bridge;
 mod fanout;
+mod listen;
 mod recovery;
 mod relay;
 mod replies;
@@ -18,7 +19,9 @@ mod upstream;
 
 use std::sync::Arc;
 
-use ai_gateway_core::jsonrpc::{Id, Message, Request, INTERNAL_ERROR, METHOD_NOT_FOUND};
+use ai_gateway_core::jsonrpc::{
+    Id, Message, Request, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND,
+};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
 
 use crate::bridged::ClientMeta;
@@ -29,10 +32,9 @@ use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
 };
 use crate::recovered::RecoveredSessions;
-use crate::routing::headers::{self, McpHeaders};
+use crate::routing::headers::{self, McpHeaders, MODERN_PROTOCOL_VERSION};
 use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
 use crate::session_token::SessionPayload;
-pub use fanout::SUPPORTED_VERSIONS;
 use replies::Reply;
 
 /// The request header naming the backend's Envoy cluster; the MCP route forwards with
@@ -212,6 +214,9 @@ impl McpFilter {
         if let Err(err) = headers::check(&mcp_headers, &message, &route) {
             return self.answer(host, Reply::route_error(&err, id));
         }
+        if let Some(refusal) = self.unoffered_version(version.as_deref(), &route, &id) {
+            return self.answer(host, refusal);
+        }
         self.client_version = version.clone();
         if route == Route::FanOut(FanOutMethod::Initialize) {
             // A new session: an old token plays no part.
@@ -299,8 +304,6 @@ impl McpFilter {
         id: Id,
         retry: bool,
     ) -> Action {
-        let settings = Arc::clone(&self.settings);
-        let backend = &settings.backends[index];
         if let Err(err) = host.set_body(Direction::Request, &body) {
             host.log(
                 LogLevel::Error,
@@ -308,12 +311,26 @@ impl McpFilter {
             );
             return self.internal_error(host, id, "could not rewrite the request");
         }
-        self.backend = Some(index);
         host.set_header(
             Direction::Request,
             "content-length",
             &body.len().to_string(),
         );
+        self.route_to(host, index, retry.then_some(body))
+    }
+
+    /// Points the request at backend `index` (path, host, headers, the client's upstream session
+    /// and version) and has Envoy route it again; `retry_body` is kept to ask again by callout
+    /// if that session turns out to be lost.
+    fn route_to(
+        &mut self,
+        host: &mut dyn Host,
+        index: usize,
+        retry_body: Option<Vec<u8>>,
+    ) -> Action {
+        let settings = Arc::clone(&self.settings);
+        let backend = &settings.backends[index];
+        self.backend = Some(index);
         let path = host.header(Direction::Request, ":path").unwrap_or_default();
         if path != backend.path {
             host.set_header(Direction::Request, ":path", &backend.path);
@@ -326,10 +343,10 @@ impl McpFilter {
         }
         if let Some(session) = self.upstream_session(&backend.name) {
             host.set_header(Direction::Request, "mcp-session-id", &session);
-            self.routed_body = retry.then(|| body.clone());
-        } else if self.client.is_some() && retry {
+            self.routed_body = retry_body;
+        } else if self.client.is_some() {
             // A backend not yet known to be session-based may refuse it ([`bridge`]).
-            self.routed_body = Some(body);
+            self.routed_body = retry_body;
         }
         if let Some(version) = self.backend_version(&backend.name) {
             host.set_header(Direction::Request, "mcp-protocol-version", &version);
@@ -340,6 +357,36 @@ impl McpFilter {
         host.clear_route_cache();
         self.phase = Phase::Forwarded;
         Action::Continue
+    }
+
+    /// A request in a protocol version the configuration does not offer: a 400 (as the spec
+    /// asks for an unsupported `MCP-Protocol-Version`), or method-not-found for the 2026-07-28
+    /// probe `server/discover`, so that a client that probes falls back to `initialize`.
+    fn unoffered_version(&self, version: Option<&str>, route: &Route, id: &Id) -> Option<Reply> {
+        let offered = &self.settings.protocol_versions;
+        if *route == Route::FanOut(FanOutMethod::ServerDiscover)
+            && !offered.contains(&MODERN_PROTOCOL_VERSION)
+        {
+            return Some(Reply::jsonrpc(
+                200,
+                id.clone(),
+                METHOD_NOT_FOUND,
+                "Method not found: server/discover (this gateway offers session-based protocol versions only)",
+            ));
+        }
+        let version = version.filter(|v| !offered.contains(v))?;
+        if *route == Route::FanOut(FanOutMethod::Initialize) {
+            return None;
+        }
+        Some(Reply::jsonrpc(
+            400,
+            id.clone(),
+            INVALID_REQUEST,
+            format!(
+                "Unsupported protocol version: {version} (supported: {})",
+                offered.join(", ")
+            ),
+        ))
     }
 
     fn internal_error(&mut self, host: &mut dyn Host, id: Id, why: &str) -> Action {
@@ -382,6 +429,9 @@ impl HttpFilter for McpFilter {
                 return Action::Pause;
             }
             return self.end_session(host);
+        }
+        if http_method.as_deref() == Some("GET") {
+            return self.listen(host);
         }
         if http_method.as_deref() != Some("POST") {
             return self.answer(

@@ -60,6 +60,8 @@ pub const INVALID: &str = "invalid";
 pub const UNREAD: &str = "unread";
 /// `method` tag of a client's answer to a server→client request.
 pub const CLIENT_RESPONSE: &str = "response";
+/// `method` tag of a session-based client's GET stream.
+pub const LISTEN: &str = "listen";
 
 /// The `method` tag: an MCP method the gateway knows, else `other`.
 pub fn method_tag(method: &str) -> &'static str {

@@ -75,6 +75,22 @@ fn minimal_config_gets_the_documented_defaults() {
     assert_eq!(settings.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES);
     assert_eq!(settings.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES);
     assert_eq!(settings.timeout_ms, DEFAULT_TIMEOUT_MS);
+    assert_eq!(settings.listen_backend, None);
+    assert_eq!(settings.protocol_versions, SUPPORTED_VERSIONS);
+}
+
+#[test]
+fn offered_versions_and_the_listen_backend_are_carried_over() {
+    let mut config = minimal();
+    config["protocolVersions"] = json!(["2025-06-18", "2025-11-25"]);
+    config["listenBackend"] = config["backends"][0]["name"].clone();
+    let settings = parse(&config).unwrap();
+    assert_eq!(
+        settings.protocol_versions,
+        ["2025-11-25", "2025-06-18"],
+        "newest first"
+    );
+    assert_eq!(settings.listen_backend, Some(0));
 }
 
 #[test]
@@ -270,6 +286,13 @@ fn every_invalid_value_is_refused_naming_its_field() {
         ("/maxResponseBytes", Some(json!(10)), "maxResponseBytes"),
         ("/timeoutMs", Some(json!(0)), "timeoutMs"),
         ("/timeoutMs", Some(json!(300_001)), "timeoutMs"),
+        ("/listenBackend", Some(json!("nope")), "listenBackend"),
+        ("/protocolVersions", Some(json!([])), "protocolVersions"),
+        (
+            "/protocolVersions",
+            Some(json!(["2025-11-25", "2024-11-05"])),
+            "protocolVersions[1]",
+        ),
         ("/bogus", Some(json!(1)), "bogus"),
     ];
     for (pointer, value, expected) in cases {

@@ -30,9 +30,6 @@ use crate::metrics::{FANOUT_FAILURES_TOTAL, SESSIONS_TOTAL};
 use crate::routing::FanOutMethod;
 use crate::session_token::{SessionPayload, NONCE_LEN};
 
-/// The protocol versions the gateway speaks, newest first.
-pub const SUPPORTED_VERSIONS: [&str; 4] = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
-
 /// What the merged answer will be.
 #[derive(Debug)]
 pub(super) enum Goal {
@@ -310,7 +307,7 @@ impl McpFilter {
                 let merged = merge::merge_discover(
                     &gateway,
                     &settings.naming,
-                    &SUPPORTED_VERSIONS,
+                    &settings.protocol_versions,
                     &replies,
                 );
                 self.answer_merged(host, fan.method, id, merged, |v| v)
@@ -374,7 +371,7 @@ impl McpFilter {
                     &gateway,
                     &settings.naming,
                     &requested,
-                    &SUPPORTED_VERSIONS,
+                    &settings.protocol_versions,
                     &replies,
                 );
                 let merged = match merged {

@@ -308,6 +308,39 @@ fn unknown_methods_are_method_not_found() {
 }
 
 #[test]
+fn without_2026_07_28_offered_discovery_is_unknown_and_its_requests_400() {
+    let offered = json!({"protocolVersions": ["2025-11-25", "2025-06-18"]});
+    let mut host = post(&[]);
+    send(
+        &mut filter_with(offered.clone()),
+        &mut host,
+        r#"{"jsonrpc":"2.0","id":1,"method":"server/discover"}"#,
+    );
+    let (status, body) = reply_json(&host);
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (200, json!(-32601))
+    );
+    assert!(host.callouts.is_empty());
+
+    let mut host = post(&[
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "a_echo"),
+    ]);
+    send(&mut filter_with(offered), &mut host, &call("a_echo"));
+    let (status, body) = reply_json(&host);
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("2026-07-28"));
+}
+
+#[test]
 fn modern_header_mismatch_is_400() {
     let mut host = post(&[
         ("mcp-protocol-version", "2026-07-28"),
@@ -368,4 +401,5 @@ fn stream_done_records_once() {
 
 mod bridge;
 mod fan_out;
+mod listen;
 mod relay;
