@@ -1,0 +1,370 @@
+//! The per-stream `authz` filter: serves the RFC 9728 metadata, authenticates the bearer token
+//! (fetching the JWKS by callout when due), authorizes with the CEL policies, and forwards the
+//! identity as configured.
+
+use std::sync::Arc;
+
+use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
+use jsonwebtoken::AlgorithmFamily;
+
+use crate::config::{JwksSource, Settings};
+use crate::fetch::{self, Fetched, Step};
+use crate::keys::Lookup;
+use crate::metadata::Challenge;
+use crate::metrics::{AUTHN_TOTAL, DECISIONS_TOTAL, JWKS_FETCHES_TOTAL};
+use crate::policy::{claims_value, Context, Decision, RequestInfo};
+use crate::refresh::FetchReason;
+use crate::reply;
+use crate::shared::{Identity, Shared};
+use crate::token::TokenError;
+use crate::token_cache;
+use crate::validate::{parse, AuthnFailure};
+
+/// Longest a token without `exp` stays in the cache, seconds.
+const CACHE_TTL_WITHOUT_EXP: u64 = 300;
+
+/// Where the stream is.
+enum Stage {
+    /// Deciding (or nothing to decide yet).
+    Checking,
+    /// Waiting for a JWKS callout before verifying `token`.
+    Fetching {
+        id: CalloutId,
+        step: Step,
+        reason: FetchReason,
+        token: String,
+    },
+    /// Allowed: the request flows.
+    Allowed,
+    /// Answered locally.
+    Replied,
+}
+
+/// What a decision did.
+enum Verdict {
+    /// The request may go on.
+    Allowed,
+    /// A local reply was sent.
+    Replied,
+    /// A callout was started; the stream waits for it.
+    Waiting,
+}
+
+/// One HTTP stream through the `authz` filter.
+pub struct AuthzFilter {
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+    stage: Stage,
+    method: String,
+    path: String,
+}
+
+impl AuthzFilter {
+    /// A filter for one stream.
+    pub fn new(settings: Arc<Settings>, shared: Arc<Shared>) -> Self {
+        AuthzFilter {
+            settings,
+            shared,
+            stage: Stage::Checking,
+            method: String::new(),
+            path: String::new(),
+        }
+    }
+
+    fn authenticate(&mut self, host: &mut dyn Host, token: String, fetched: bool) -> Verdict {
+        let now = host.unix_seconds();
+        let hash = token_cache::hash(&token);
+        let (keys, generation) = {
+            let jwks = self.shared.jwks();
+            (jwks.keys(), jwks.generation())
+        };
+        let cached = self.shared.cache().get(&hash, generation, now);
+        if let Some(identity) = cached {
+            host.counter_add(AUTHN_TOTAL, &["ok"], 1);
+            return self.authorize(host, Some(identity));
+        }
+        let parsed = match parse(&token) {
+            Ok(parsed) => parsed,
+            Err(failure) => return self.refuse(host, failure),
+        };
+        if !fetched && parsed.alg.family() != AlgorithmFamily::Hmac {
+            let unknown_kid = !keys.is_empty()
+                && keys.lookup(parsed.kid.as_deref(), parsed.alg) == Lookup::UnknownKid;
+            let due = self
+                .shared
+                .jwks()
+                .fetch_due(&self.settings.refresh, now, unknown_kid)
+                .filter(|_| self.settings.jwks_source != JwksSource::Inline);
+            if let Some(reason) = due {
+                drop(parsed);
+                return self.start_fetch(host, reason, token);
+            }
+        }
+        match self.settings.validator.verify(&parsed, &keys, now) {
+            Ok(verified) => {
+                host.counter_add(AUTHN_TOTAL, &["ok"], 1);
+                let expires_at = verified
+                    .expires_at
+                    .unwrap_or(now.saturating_add(CACHE_TTL_WITHOUT_EXP));
+                let identity = Arc::new(Identity {
+                    cel: claims_value(&verified.claims),
+                    claims: verified.claims,
+                });
+                self.shared.cache().insert(
+                    hash,
+                    Arc::clone(&identity),
+                    expires_at,
+                    generation,
+                    now,
+                );
+                self.authorize(host, Some(identity))
+            }
+            Err(failure) => self.refuse(host, failure),
+        }
+    }
+
+    fn refuse(&mut self, host: &mut dyn Host, failure: AuthnFailure) -> Verdict {
+        host.counter_add(AUTHN_TOTAL, &[failure.reason()], 1);
+        let description = failure.to_string();
+        reply::unauthorized(
+            host,
+            self.settings.metadata.as_ref(),
+            &Challenge::InvalidToken {
+                description: &description,
+            },
+        );
+        Verdict::Replied
+    }
+
+    fn start_fetch(&mut self, host: &mut dyn Host, reason: FetchReason, token: String) -> Verdict {
+        let now = host.unix_seconds();
+        let discovered = self.shared.discovered().clone();
+        let Some((step, request)) =
+            fetch::first_request(&self.settings.jwks_source, discovered.as_ref())
+        else {
+            return self.authenticate(host, token, true);
+        };
+        self.shared.jwks().fetch_started(now);
+        self.send(host, step, reason, token, request)
+    }
+
+    fn send(
+        &mut self,
+        host: &mut dyn Host,
+        step: Step,
+        reason: FetchReason,
+        token: String,
+        request: ai_gateway_core::CalloutRequest,
+    ) -> Verdict {
+        match host.http_callout(request) {
+            Ok(id) => {
+                self.stage = Stage::Fetching {
+                    id,
+                    step,
+                    reason,
+                    token,
+                };
+                Verdict::Waiting
+            }
+            Err(e) => {
+                self.fetch_failed(host, reason, &e.to_string());
+                self.authenticate(host, token, true)
+            }
+        }
+    }
+
+    fn fetch_failed(&mut self, host: &mut dyn Host, reason: FetchReason, why: &str) {
+        let now = host.unix_seconds();
+        self.shared.jwks().fetch_failed(&self.settings.refresh, now);
+        // Discovery is repeated on the next fetch: the provider may have moved its keys.
+        self.shared.discovered().take();
+        host.counter_add(JWKS_FETCHES_TOTAL, &["failed", reason.as_str()], 1);
+        host.log(
+            LogLevel::Warn,
+            format_args!(
+                "authz: JWKS fetch ({}) failed, keeping the last good keys: {why}",
+                reason.as_str()
+            ),
+        );
+    }
+
+    fn fetched(
+        &mut self,
+        host: &mut dyn Host,
+        step: Step,
+        reason: FetchReason,
+        token: String,
+        result: CalloutResult,
+    ) -> Verdict {
+        match fetch::interpret(step, result) {
+            Fetched::Keys(keys, max_age) => {
+                let now = host.unix_seconds();
+                self.shared
+                    .jwks()
+                    .fetch_succeeded(&self.settings.refresh, keys, max_age, now);
+                host.counter_add(JWKS_FETCHES_TOTAL, &["ok", reason.as_str()], 1);
+            }
+            Fetched::JwksUrl(url) => {
+                let request = fetch::keys_request(&self.settings.jwks_source, &url);
+                *self.shared.discovered() = Some(url);
+                if let Some(request) = request {
+                    return self.send(host, Step::Keys, reason, token, request);
+                }
+            }
+            Fetched::Failed(why) => self.fetch_failed(host, reason, &why),
+        }
+        self.authenticate(host, token, true)
+    }
+
+    fn authorize(&mut self, host: &mut dyn Host, identity: Option<Arc<Identity>>) -> Verdict {
+        let settings = Arc::clone(&self.settings);
+        if !settings.policies.is_empty() {
+            let context = Context {
+                jwt: identity.as_ref().map(|i| i.cel.clone()),
+                request: RequestInfo {
+                    method: self.method.clone(),
+                    path: self.path.clone(),
+                    headers: if settings.policies.uses_headers() {
+                        host.headers(Direction::Request)
+                    } else {
+                        Vec::new()
+                    },
+                },
+                ..Context::default()
+            };
+            let decision = settings.policies.evaluate(&context, |policy, outcome| {
+                host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1)
+            });
+            if let Decision::Deny {
+                policy,
+                scope,
+                error,
+            } = decision
+            {
+                if let Some(error) = error {
+                    host.log(
+                        LogLevel::Warn,
+                        format_args!("authz: policy {policy} failed, request denied: {error}"),
+                    );
+                }
+                reply::forbidden(host, settings.metadata.as_ref(), &policy, scope.as_deref());
+                return Verdict::Replied;
+            }
+        }
+        if let Some(identity) = &identity {
+            for forward in &settings.claim_headers {
+                if let Some(value) = identity.claims.get(&forward.claim).and_then(header_value) {
+                    host.set_header(Direction::Request, &forward.header, &value);
+                }
+            }
+        }
+        if !settings.forward_token {
+            host.remove_header(Direction::Request, settings.token_source.header_name());
+        }
+        Verdict::Allowed
+    }
+
+    fn settle(&mut self, verdict: Verdict) -> Action {
+        match verdict {
+            Verdict::Allowed => {
+                self.stage = Stage::Allowed;
+                Action::Continue
+            }
+            Verdict::Replied => {
+                self.stage = Stage::Replied;
+                Action::Pause
+            }
+            Verdict::Waiting => Action::Pause,
+        }
+    }
+}
+
+/// A claim as a header value: strings as they are, other scalars as JSON, string lists
+/// comma-separated; control characters dropped (they would split the header).
+fn header_value(claim: &serde_json::Value) -> Option<String> {
+    let text = match claim {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) if items.iter().all(|i| i.is_string()) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        serde_json::Value::Null => return None,
+        other => other.to_string(),
+    };
+    Some(text.chars().filter(|c| !c.is_control()).collect())
+}
+
+impl HttpFilter for AuthzFilter {
+    fn on_request_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        let settings = Arc::clone(&self.settings);
+        let names = [":method", ":path", settings.token_source.header_name()];
+        let [method, path, credential]: [Option<String>; 3] = host
+            .header_values(Direction::Request, &names)
+            .try_into()
+            .unwrap_or_default();
+        self.method = method.unwrap_or_default();
+        let path = path.unwrap_or_default();
+        self.path = path.split('?').next().unwrap_or_default().to_string();
+        // The client never chooses the identity headers.
+        for forward in &settings.claim_headers {
+            host.remove_header(Direction::Request, &forward.header);
+        }
+        if let Some(endpoint) = &settings.metadata {
+            if endpoint.paths.contains(&self.path) {
+                reply::metadata(host, endpoint, &self.method);
+                return self.settle(Verdict::Replied);
+            }
+        }
+        let verdict = match settings.token_source.extract(credential.as_deref()) {
+            Ok(token) => self.authenticate(host, token.to_string(), false),
+            Err(TokenError::Missing) if settings.allow_anonymous => {
+                host.counter_add(AUTHN_TOTAL, &["anonymous"], 1);
+                self.authorize(host, None)
+            }
+            Err(TokenError::Missing) => {
+                host.counter_add(AUTHN_TOTAL, &["missing"], 1);
+                reply::unauthorized(host, settings.metadata.as_ref(), &Challenge::NoToken);
+                Verdict::Replied
+            }
+            Err(TokenError::Malformed) => self.refuse(host, AuthnFailure::Malformed),
+        };
+        self.settle(verdict)
+    }
+
+    fn on_request_body(&mut self, _host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        // Until the decision, the body waits (a Continue here would let the request through).
+        match self.stage {
+            Stage::Allowed => Action::Continue,
+            _ => Action::Pause,
+        }
+    }
+
+    fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {
+        let Stage::Fetching {
+            id: expected,
+            step,
+            reason,
+            ..
+        } = &self.stage
+        else {
+            return;
+        };
+        if *expected != id {
+            return;
+        }
+        let (step, reason) = (*step, *reason);
+        let Stage::Fetching { token, .. } = std::mem::replace(&mut self.stage, Stage::Checking)
+        else {
+            return;
+        };
+        let verdict = self.fetched(host, step, reason, token, result);
+        if let Action::Continue = self.settle(verdict) {
+            host.resume(Direction::Request);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

@@ -1,0 +1,87 @@
+//! The filter's local replies: 401/403 with RFC 6750 challenges, and the RFC 9728 metadata
+//! document with CORS headers for browser clients.
+
+use ai_gateway_core::Host;
+use serde_json::json;
+
+use crate::metadata::{www_authenticate, Challenge, MetadataEndpoint};
+
+/// 401: no token (no `error=`) or an invalid one.
+pub fn unauthorized(
+    host: &mut dyn Host,
+    metadata: Option<&MetadataEndpoint>,
+    challenge: &Challenge<'_>,
+) {
+    let header = www_authenticate(metadata.map(|m| m.url.as_str()), challenge);
+    let body = match challenge {
+        Challenge::InvalidToken { description } => {
+            json!({ "error": "invalid_token", "error_description": description })
+        }
+        _ => json!({ "error": "unauthorized", "error_description": "a bearer token is required" }),
+    };
+    host.send_local_reply(
+        401,
+        &[
+            ("www-authenticate", &header),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        "authz_unauthorized",
+    );
+}
+
+/// 403: a policy denied the request.
+pub fn forbidden(
+    host: &mut dyn Host,
+    metadata: Option<&MetadataEndpoint>,
+    policy: &str,
+    scope: Option<&str>,
+) {
+    let header = www_authenticate(
+        metadata.map(|m| m.url.as_str()),
+        &Challenge::InsufficientScope { scope },
+    );
+    let body = json!({
+        "error": "insufficient_scope",
+        "error_description": format!("denied by policy {policy}"),
+        "policy": policy,
+    });
+    host.send_local_reply(
+        403,
+        &[
+            ("www-authenticate", &header),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        "authz_forbidden",
+    );
+}
+
+const CORS: [(&str, &str); 3] = [
+    ("access-control-allow-origin", "*"),
+    ("access-control-allow-methods", "GET, OPTIONS"),
+    (
+        "access-control-allow-headers",
+        "authorization, content-type, mcp-protocol-version",
+    ),
+];
+
+/// Serves the metadata document (GET/HEAD), a CORS preflight (OPTIONS), or 405.
+pub fn metadata(host: &mut dyn Host, endpoint: &MetadataEndpoint, method: &str) {
+    let mut headers: Vec<(&str, &str)> = CORS.to_vec();
+    match method {
+        "GET" | "HEAD" => {
+            headers.push(("content-type", "application/json"));
+            headers.push(("cache-control", "max-age=3600"));
+            host.send_local_reply(200, &headers, endpoint.body.as_bytes(), "authz_metadata");
+        }
+        "OPTIONS" => {
+            headers.push(("access-control-max-age", "86400"));
+            host.send_local_reply(204, &headers, b"", "authz_metadata_preflight");
+        }
+        _ => {
+            headers.push(("allow", "GET, HEAD, OPTIONS"));
+            host.send_local_reply(405, &headers, b"", "authz_metadata_method");
+        }
+    }
+}
