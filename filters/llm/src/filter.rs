@@ -18,6 +18,12 @@ use crate::plan::{plan, Endpoint, Refusal, Translation};
 use crate::stream::{StreamTokens, StreamTranslator};
 use crate::translate::errors::Api;
 
+/// Metadata namespace of the filter's figures (dynamic metadata in the dynamic module, filter
+/// state `wasm.ai_gateway.llm.<key>` under Wasm): `provider`, `model` (the provider's model) at
+/// the request; `input_tokens`, `output_tokens`, `total_tokens` when a translated answer ends,
+/// e.g. for a rate limit applied on stream done with `hits_addend` from `total_tokens`.
+pub const METADATA_NAMESPACE: &str = "ai_gateway.llm";
+
 /// The request header naming the provider's Envoy cluster; the route's `cluster_header`.
 pub const CLUSTER_HEADER: &str = "x-ai-gateway-llm-cluster";
 
@@ -171,6 +177,23 @@ impl LlmFilter {
     }
 }
 
+impl LlmFilter {
+    /// Publishes the answer's token figures (translated answers, whose usage the filter reads).
+    fn publish_tokens(&self, host: &mut dyn Host) {
+        let StreamTokens { input, output } = self.tokens;
+        if input == 0 && output == 0 {
+            return;
+        }
+        host.set_metadata(METADATA_NAMESPACE, "input_tokens", &input.to_string());
+        host.set_metadata(METADATA_NAMESPACE, "output_tokens", &output.to_string());
+        host.set_metadata(
+            METADATA_NAMESPACE,
+            "total_tokens",
+            &(input + output).to_string(),
+        );
+    }
+}
+
 fn elapsed_ms(host: &dyn Host, since_nanos: u64) -> u64 {
     host.monotonic_nanos().saturating_sub(since_nanos) / 1_000_000
 }
@@ -289,6 +312,9 @@ impl HttpFilter for LlmFilter {
                         LogLevel::Error,
                         format_args!("llm: could not replace a stream chunk: {err}"),
                     );
+                }
+                if end_of_stream {
+                    self.publish_tokens(host);
                 }
                 Action::Continue
             }

@@ -19,7 +19,7 @@ pub mod stream;
 pub mod translate;
 
 pub use config::{Provider, ProviderKind, Settings};
-pub use filter::{LlmFilter, CLUSTER_HEADER};
+pub use filter::{LlmFilter, CLUSTER_HEADER, METADATA_NAMESPACE};
 
 /// Parses the filter's JSON configuration into a factory.
 pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {

@@ -65,6 +65,8 @@ pub struct Plan {
     pub body: Vec<u8>,
     /// The upstream `:path`.
     pub path: String,
+    /// The provider's model name.
+    pub model: String,
     pub translation: Translation,
 }
 
@@ -194,6 +196,7 @@ fn plan_for_model(
             provider: index,
             body: with_model(value, &provider_model, model, body),
             path: format!("{}/messages/count_tokens", provider.path_prefix),
+            model: provider_model,
             translation: Translation::Passthrough,
         });
     }
@@ -202,6 +205,7 @@ fn plan_for_model(
             provider: index,
             body: with_model(value, &provider_model, model, body),
             path: provider.chat_path(&provider_model, false),
+            model: provider_model,
             translation: Translation::Passthrough,
         });
     }
@@ -252,6 +256,7 @@ fn plan_for_model(
         provider: index,
         body,
         path,
+        model: provider_model,
         translation,
     })
 }
@@ -291,6 +296,7 @@ fn plan_bedrock(
         provider: index,
         body: serde_json::to_vec(&converse).unwrap_or_default(),
         path: provider.chat_path(provider_model, ctx.stream),
+        model: provider_model.to_string(),
         translation: Translation::ToBedrock {
             ctx,
             model: provider_model.to_string(),

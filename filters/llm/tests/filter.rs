@@ -120,6 +120,26 @@ fn openai_client_reaches_anthropic_provider() {
         ex.counter("llm_tokens_total", &["claude", "fast", "output"]),
         3
     );
+    assert_eq!(
+        metadata(&ex),
+        [
+            ("input_tokens", "12"),
+            ("model", "claude-haiku-4-5"),
+            ("output_tokens", "3"),
+            ("provider", "claude"),
+            ("total_tokens", "15")
+        ]
+    );
+}
+
+/// What the filter published under its metadata namespace, sorted by key.
+fn metadata(ex: &common::Exchange) -> Vec<(&str, &str)> {
+    ex.host
+        .metadata_out
+        .iter()
+        .filter(|((ns, _), _)| ns == ai_gateway_llm::METADATA_NAMESPACE)
+        .map(|((_, k), v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 #[test]

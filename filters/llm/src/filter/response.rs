@@ -107,6 +107,7 @@ impl LlmFilter {
                 format_args!("llm: could not replace the response body: {err}"),
             );
         }
+        self.publish_tokens(host);
     }
 
     pub(super) fn translate_success(

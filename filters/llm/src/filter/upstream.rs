@@ -3,7 +3,7 @@
 
 use ai_gateway_core::{Direction, Host};
 
-use super::{LlmFilter, Phase, CLIENT_KEY_HEADERS, CLUSTER_HEADER};
+use super::{LlmFilter, Phase, CLIENT_KEY_HEADERS, CLUSTER_HEADER, METADATA_NAMESPACE};
 use crate::bedrock::sigv4;
 use crate::config::{Provider, ProviderKind};
 use crate::plan::{Plan, Translation};
@@ -15,6 +15,8 @@ impl LlmFilter {
         let provider = &settings.providers[plan.provider];
         self.provider = Some(plan.provider);
         self.phase = Phase::Forwarded;
+        host.set_metadata(METADATA_NAMESPACE, "provider", &provider.name);
+        host.set_metadata(METADATA_NAMESPACE, "model", &plan.model);
         host.set_header(
             Direction::Request,
             "content-length",
