@@ -8,7 +8,9 @@ the SDK serves it on every Streamable HTTP app, whatever the mode.
 
 Each flavour has `echo` (the same name on both, and on server-everything, so a gateway must
 prefix it), one tool of its own, one prompt, one resource and one resource template; every
-answer names the flavour so a test can tell which backend served a call. The session flavour
+answer names the flavour so a test can tell which backend served a call. `ask_name` elicits a
+name from the client (mid-call in the session-based protocol, as a multi-round-trip
+`InputRequiredResult` in 2026-07-28). The session flavour
 also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive, and
 `progress_burst`, to stream many progress notifications before a late result.
 
@@ -17,14 +19,22 @@ free one).
 """
 
 import argparse
+from typing import Annotated
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from pydantic import BaseModel
+from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.transport_security import TransportSecuritySettings
 
 from serve import bind, serve
 
 MCP_PATH = "/mcp"
+
+
+class Name(BaseModel):
+    """What `ask_name` elicits."""
+
+    name: str
 
 
 def build_server(mode: str) -> MCPServer:
@@ -80,6 +90,13 @@ def build_server(mode: str) -> MCPServer:
         @server.prompt(description="Asks for a review of a piece of code.")
         def review(code: str) -> str:
             return f"[{mode}] Review this code:\n{code}"
+
+    def who() -> Elicit[Name]:
+        return Elicit("Who is asking?", Name)
+
+    @server.tool(description="Asks the client for a name (elicitation), then greets it.")
+    async def ask_name(name: Annotated[Name, Resolve(who)]) -> str:
+        return f"{mode}: hello {name.name}"
 
     @server.resource(f"notes://{mode}/readme", name=f"{mode}-readme", mime_type="text/plain")
     def readme() -> str:

@@ -17,6 +17,7 @@ use support::mcp::Gateway;
 per_flavour!(
     the_sdk_client_answers_server_requests_and_gets_progress,
     an_auto_mode_client_falls_back_where_only_session_versions_are_offered,
+    elicitations_work_in_both_generations_with_python_backends,
     a_cancelled_call_is_cancelled_on_its_backend,
     progress_events_stream_through_as_they_come,
 );
@@ -74,6 +75,39 @@ async fn an_auto_mode_client_falls_back_where_only_session_versions_are_offered(
     assert!(
         run.passed,
         "relay suite in auto mode failed:\n{}\nbackends:\n{}",
+        run.output,
+        gateway.logs()
+    );
+}
+
+/// 2026-07-28 backends ask with an `InputRequiredResult` that passes through to the client,
+/// whose retry (with its answers and the opaque request state) is routed back by the tool's
+/// name; a session-based client is asked mid-call through the session backend.
+async fn elicitations_work_in_both_generations_with_python_backends(flavour: Flavour) {
+    let gateway = Gateway::start(
+        flavour,
+        &[
+            McpBackendKind::PythonSession,
+            McpBackendKind::PythonStateless,
+        ],
+    )
+    .await;
+    let cases = json!([
+        {"mode": "auto", "tool": "stateless_ask_name", "text": "stateless: hello"},
+        {"mode": "auto", "tool": "session_ask_name", "text": "session: hello"},
+        {"mode": "legacy", "tool": "session_ask_name", "text": "session: hello"},
+    ])
+    .to_string();
+    let url = gateway.url();
+    let run = pytest(
+        "test_mcp_elicit.py",
+        &[("MCP_URL", &url), ("MCP_CASES", &cases)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.passed,
+        "elicitation suite failed:\n{}\nbackends:\n{}",
         run.output,
         gateway.logs()
     );
