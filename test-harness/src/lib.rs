@@ -1,6 +1,7 @@
 //! Real-Envoy test harness: renders bootstraps from `envoy/` for either flavour of the gateway's
 //! filters, runs Envoy, Python and Node children owned by the test, and serves fake upstreams in-process.
 
+pub mod auth;
 mod bootstrap;
 mod child;
 mod envoy;

@@ -1,0 +1,445 @@
+//! The `authz` filter against real Envoy, once per flavour (`dynmod::*` and `wasm::*`): JWTs
+//! verified with keys fetched from a JWKS server through an Envoy cluster, keys rotated while
+//! Envoy runs, forged and invalid tokens refused with RFC 6750 challenges pointing at the RFC
+//! 9728 metadata the filter serves, and a CEL rule over the request's method and path.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ai_gateway_test_harness::auth::{unsigned_token, JwksServer, TestKey};
+use ai_gateway_test_harness::{AgentRoute, Bootstrap, Envoy, FakeUpstream, Flavour, Reply};
+use serde_json::{json, Value};
+
+use support::{http, metric};
+
+per_flavour!(
+    valid_token_passes_with_identity_forwarded_and_token_stripped,
+    lower_case_bearer_scheme_is_accepted,
+    refused_alg_none,
+    refused_hs256_signed_with_the_rsa_public_key,
+    refused_expired,
+    refused_wrong_audience,
+    refused_wrong_issuer,
+    refused_malformed_token,
+    missing_token_401_points_at_the_metadata_document,
+    rotated_key_is_accepted_after_an_unknown_kid_refetch,
+    interval_refresh_picks_up_a_rotation,
+    failed_refresh_keeps_the_last_good_keys,
+    cel_rule_denies_by_method_and_path,
+    invalid_policy_is_refused_naming_the_field,
+);
+
+/// The issuer and audience the gateway accepts.
+const ISSUER: &str = "https://idp.test";
+const AUDIENCE: &str = "gateway-api";
+/// The public URL of the protected route (what `resource` names).
+const RESOURCE: &str = "https://gateway.test/a2a/demo";
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource/a2a/demo";
+/// The Envoy cluster of the JWKS server (AgentRoute `idp` → cluster `agent_idp`).
+const IDP_CLUSTER: &str = "agent_idp";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Claims valid now for the gateway; `changes` are merged over them (null removes).
+fn claims(changes: Value) -> Value {
+    let mut claims = json!({
+        "iss": ISSUER,
+        "aud": [AUDIENCE, "other-api"],
+        "sub": "alice",
+        "roles": ["reader"],
+        "iat": now(),
+        "exp": now() + 600,
+        "jti": format!("{:x}", rand::random::<u64>()),
+    });
+    for (key, value) in changes.as_object().into_iter().flatten() {
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+fn filter_config(idp: &JwksServer, extra: Value) -> Value {
+    let mut config = json!({
+        "issuers": [ISSUER],
+        "audiences": [AUDIENCE],
+        "jwks": { "remote": { "cluster": IDP_CLUSTER, "url": idp.jwks_url() } },
+        "refresh": { "minRefetchIntervalSeconds": 1 },
+        "resourceMetadata": {
+            "resource": RESOURCE,
+            "authorizationServers": [ISSUER],
+            "scopesSupported": ["files:read", "admin"],
+            "resourceName": "demo"
+        },
+        "claimHeaders": [{ "claim": "sub", "header": "x-user" }],
+        "policies": [{
+            "name": "admin-writes",
+            "when": "request.method == 'DELETE' || request.path.startsWith('/a2a/demo/admin')",
+            "allow": "'admin' in jwt.roles",
+            "scope": "admin"
+        }]
+    });
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        config[key] = value.clone();
+    }
+    config
+}
+
+/// Envoy with the authz filter in front of an upstream that answers 200, keys from `idp`.
+struct Gateway {
+    envoy: Envoy,
+    idp: JwksServer,
+    upstream: FakeUpstream,
+    key: TestKey,
+}
+
+async fn gateway(flavour: Flavour, extra: Value) -> Gateway {
+    let idp = JwksServer::start().await.expect("the JWKS server starts");
+    let key = TestKey::rsa("key-1").expect("an RSA test key");
+    idp.publish(vec![key.jwk()]);
+    let upstream = FakeUpstream::start(|_| Reply::with(200, Some("text/plain"), "upstream ok"))
+        .await
+        .expect("the upstream starts");
+    let bootstrap = Bootstrap::new(Some(flavour))
+        .filter("authz", filter_config(&idp, extra))
+        .agent(AgentRoute::new("demo", upstream.addr()))
+        .agent(AgentRoute::new("idp", idp.addr()));
+    let envoy = Envoy::start(&bootstrap)
+        .await
+        .expect("Envoy starts with the authz filter");
+    Gateway {
+        envoy,
+        idp,
+        upstream,
+        key,
+    }
+}
+
+/// An answer: status, `www-authenticate`, body.
+struct Answer {
+    status: u16,
+    challenge: Option<String>,
+    body: String,
+}
+
+impl Gateway {
+    async fn send(&self, method: &str, path: &str, authorization: Option<&str>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = http().request(method, format!("{}{path}", self.envoy.gateway_url()));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            challenge,
+            body,
+        }
+    }
+
+    async fn get_with(&self, token: &str) -> Answer {
+        self.send("GET", "/a2a/demo/items", Some(&format!("Bearer {token}")))
+            .await
+    }
+
+    async fn authn(&self, outcome: &str, want: f64) -> f64 {
+        metric(
+            &self.envoy,
+            "authz_authn_total",
+            &[("outcome", outcome)],
+            want,
+        )
+        .await
+    }
+
+    async fn fetches(&self, result: &str, reason: &str, want: f64) -> f64 {
+        let labels = [("result", result), ("reason", reason)];
+        metric(&self.envoy, "authz_jwks_fetches_total", &labels, want).await
+    }
+}
+
+fn metadata_url() -> String {
+    format!("https://gateway.test{METADATA_PATH}")
+}
+
+async fn valid_token_passes_with_identity_forwarded_and_token_stripped(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let answer = gw.get_with(&gw.key.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body, "upstream ok");
+    let seen = gw.upstream.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-user"), Some("alice"));
+    assert_eq!(
+        seen[0].header("authorization"),
+        None,
+        "the token is not forwarded"
+    );
+    assert_eq!(gw.authn("ok", 1.0).await, 1.0);
+    assert_eq!(gw.fetches("ok", "initial", 1.0).await, 1.0);
+}
+
+async fn lower_case_bearer_scheme_is_accepted(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let token = gw.key.sign(&claims(json!({})));
+    let answer = gw
+        .send("GET", "/a2a/demo/items", Some(&format!("bearer {token}")))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+/// Sends `token`; expects 401 `invalid_token` pointing at the metadata, counted as `reason`.
+async fn assert_refused(gw: &Gateway, token: &str, reason: &str) {
+    let answer = gw.get_with(token).await;
+    assert_eq!(answer.status, 401, "{reason}: {}", answer.body);
+    let challenge = answer.challenge.expect("a WWW-Authenticate header");
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.ends_with(&format!("resource_metadata=\"{}\"", metadata_url())),
+        "{challenge}"
+    );
+    let body: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+    assert_eq!(body["error"], "invalid_token");
+    assert!(
+        gw.upstream.requests().is_empty(),
+        "nothing reached upstream"
+    );
+    assert_eq!(gw.authn(reason, 1.0).await, 1.0, "{reason}");
+}
+
+async fn refused_alg_none(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    assert_refused(&gw, &unsigned_token(&claims(json!({}))), "bad_algorithm").await;
+}
+
+async fn refused_hs256_signed_with_the_rsa_public_key(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let forged = gw.key.forge_hs256_with_public_key(&claims(json!({})));
+    assert_refused(&gw, &forged, "bad_algorithm").await;
+}
+
+async fn refused_expired(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let expired = claims(json!({ "iat": now() - 7200, "exp": now() - 3600 }));
+    assert_refused(&gw, &gw.key.sign(&expired), "expired").await;
+}
+
+async fn refused_wrong_audience(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let token = gw.key.sign(&claims(json!({ "aud": "someone-else" })));
+    assert_refused(&gw, &token, "bad_audience").await;
+}
+
+async fn refused_wrong_issuer(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let token = gw.key.sign(&claims(json!({ "iss": "https://evil.test" })));
+    assert_refused(&gw, &token, "bad_issuer").await;
+}
+
+async fn refused_malformed_token(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    assert_refused(&gw, "not.a-jwt", "malformed").await;
+}
+
+async fn missing_token_401_points_at_the_metadata_document(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let answer = gw.send("GET", "/a2a/demo/items", None).await;
+    assert_eq!(answer.status, 401);
+    let challenge = answer.challenge.expect("a WWW-Authenticate header");
+    assert_eq!(
+        challenge,
+        format!("Bearer resource_metadata=\"{}\"", metadata_url())
+    );
+    assert_eq!(gw.authn("missing", 1.0).await, 1.0);
+
+    // Follow resource_metadata (its path, on this gateway) like an MCP client does.
+    let url = challenge
+        .split("resource_metadata=\"")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('"'))
+        .expect("a quoted URL");
+    let path = url
+        .strip_prefix("https://gateway.test")
+        .expect("the URL names the public host");
+    let response = http()
+        .get(format!("{}{path}", gw.envoy.gateway_url()))
+        .header("origin", "https://inspector.example")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(header("access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    let document: Value = response.json().await.expect("a JSON document");
+    // RFC 9728 §3.3: `resource` is exactly the identifier the metadata URL was built from.
+    assert_eq!(
+        document,
+        json!({
+            "resource": RESOURCE,
+            "authorization_servers": [ISSUER],
+            "scopes_supported": ["files:read", "admin"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "demo",
+        })
+    );
+
+    let preflight = gw.send("OPTIONS", METADATA_PATH, None).await;
+    assert_eq!(preflight.status, 204);
+    let bare = gw
+        .send("GET", "/.well-known/oauth-protected-resource", None)
+        .await;
+    assert_eq!(bare.status, 200);
+    assert!(gw.upstream.requests().is_empty());
+}
+
+async fn rotated_key_is_accepted_after_an_unknown_kid_refetch(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    assert_eq!(
+        gw.get_with(&gw.key.sign(&claims(json!({})))).await.status,
+        200
+    );
+    assert_eq!(gw.idp.jwks_requests(), 1);
+
+    let rotated = TestKey::rsa("key-2").expect("a second RSA key");
+    gw.idp.publish(vec![rotated.jwk()]);
+    // Past minRefetchIntervalSeconds (1 s) since the first fetch.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let answer = gw.get_with(&rotated.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(gw.idp.jwks_requests(), 2, "one refetch for the unknown kid");
+    assert_eq!(gw.fetches("ok", "unknown_kid", 1.0).await, 1.0);
+
+    // A kid nobody published: one rate-limited refetch at most, then refused.
+    let stranger = TestKey::rsa("key-3").expect("a third RSA key");
+    let answer = gw.get_with(&stranger.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 401);
+    let answer = gw.get_with(&stranger.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 401);
+    assert!(gw.idp.jwks_requests() <= 3, "unknown kids are rate limited");
+    assert_eq!(gw.authn("unknown_kid", 2.0).await, 2.0);
+}
+
+async fn interval_refresh_picks_up_a_rotation(flavour: Flavour) {
+    let gw = gateway(
+        flavour,
+        json!({ "refresh": { "intervalSeconds": 2, "minRefetchIntervalSeconds": 1 } }),
+    )
+    .await;
+    assert_eq!(
+        gw.get_with(&gw.key.sign(&claims(json!({})))).await.status,
+        200
+    );
+    let rotated = TestKey::rsa("key-2").expect("a second RSA key");
+    gw.idp.publish(vec![rotated.jwk()]);
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+
+    // The keys' lifetime ran out: this request refreshes them, and the retired key is gone.
+    let answer = gw.get_with(&gw.key.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 401, "the retired key no longer verifies");
+    assert_eq!(gw.fetches("ok", "interval", 1.0).await, 1.0);
+    let requests = gw.idp.jwks_requests();
+    let answer = gw.get_with(&rotated.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        gw.idp.jwks_requests(),
+        requests,
+        "the refreshed keys had it"
+    );
+}
+
+async fn failed_refresh_keeps_the_last_good_keys(flavour: Flavour) {
+    let gw = gateway(
+        flavour,
+        json!({ "refresh": { "intervalSeconds": 1, "minRefetchIntervalSeconds": 1 } }),
+    )
+    .await;
+    assert_eq!(
+        gw.get_with(&gw.key.sign(&claims(json!({})))).await.status,
+        200
+    );
+    gw.idp.set_failing(true);
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let answer = gw.get_with(&gw.key.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(gw.fetches("failed", "interval", 1.0).await, 1.0);
+    assert!(gw.envoy.log().contains("keeping the last good keys"));
+}
+
+async fn cel_rule_denies_by_method_and_path(flavour: Flavour) {
+    let gw = gateway(flavour, json!({})).await;
+    let reader = format!("Bearer {}", gw.key.sign(&claims(json!({}))));
+    let admin = format!(
+        "Bearer {}",
+        gw.key
+            .sign(&claims(json!({ "roles": ["reader", "admin"] })))
+    );
+    let cases = [
+        ("GET", "/a2a/demo/items", &reader, 200),
+        ("DELETE", "/a2a/demo/items/1", &reader, 403),
+        ("GET", "/a2a/demo/admin/users", &reader, 403),
+        ("DELETE", "/a2a/demo/items/1", &admin, 200),
+        ("GET", "/a2a/demo/admin/users", &admin, 200),
+    ];
+    for (method, path, token, status) in cases {
+        let answer = gw.send(method, path, Some(token)).await;
+        assert_eq!(answer.status, status, "{method} {path}: {}", answer.body);
+        if status == 403 {
+            assert_eq!(
+                answer.challenge.as_deref(),
+                Some(
+                    format!(
+                        "Bearer error=\"insufficient_scope\", scope=\"admin\", resource_metadata=\"{}\"",
+                        metadata_url()
+                    )
+                    .as_str()
+                )
+            );
+            let body: Value = serde_json::from_str(&answer.body).expect("a JSON body");
+            assert_eq!(body["policy"], "admin-writes");
+        }
+    }
+    let decisions = |outcome: &'static str, want: f64| {
+        let labels = [("policy", "admin-writes"), ("outcome", outcome)];
+        let envoy = &gw.envoy;
+        async move { metric(envoy, "authz_decisions_total", &labels, want).await }
+    };
+    assert_eq!(decisions("deny", 2.0).await, 2.0);
+    assert_eq!(decisions("allow", 2.0).await, 2.0);
+    assert_eq!(gw.upstream.requests().len(), 3);
+}
+
+async fn invalid_policy_is_refused_naming_the_field(flavour: Flavour) {
+    let idp = JwksServer::start().await.expect("the JWKS server starts");
+    let config = filter_config(
+        &idp,
+        json!({ "policies": [{ "name": "broken", "allow": "request.path.startsWith(" }] }),
+    );
+    let bootstrap = Bootstrap::new(Some(flavour))
+        .filter("authz", config)
+        .agent(AgentRoute::new("idp", idp.addr()));
+    let log = Envoy::expect_refusal(&bootstrap)
+        .await
+        .expect("Envoy runs and refuses");
+    assert!(log.contains("policies[0].allow"), "{log}");
+}
