@@ -28,6 +28,7 @@ per_flavour!(
     failed_refresh_keeps_the_last_good_keys,
     cel_rule_denies_by_method_and_path,
     invalid_policy_is_refused_naming_the_field,
+    oidc_discovery_finds_the_jwks,
 );
 
 /// The issuer and audience the gateway accepts.
@@ -98,6 +99,11 @@ struct Gateway {
 }
 
 async fn gateway(flavour: Flavour, extra: Value) -> Gateway {
+    gateway_with(flavour, |idp| filter_config(idp, extra)).await
+}
+
+/// [`gateway`] with the filter config made from the started JWKS server.
+async fn gateway_with(flavour: Flavour, config: impl FnOnce(&JwksServer) -> Value) -> Gateway {
     let idp = JwksServer::start().await.expect("the JWKS server starts");
     let key = TestKey::rsa("key-1").expect("an RSA test key");
     idp.publish(vec![key.jwk()]);
@@ -105,7 +111,7 @@ async fn gateway(flavour: Flavour, extra: Value) -> Gateway {
         .await
         .expect("the upstream starts");
     let bootstrap = Bootstrap::new(Some(flavour))
-        .filter("authz", filter_config(&idp, extra))
+        .filter("authz", config(&idp))
         .agent(AgentRoute::new("demo", upstream.addr()))
         .agent(AgentRoute::new("idp", idp.addr()));
     let envoy = Envoy::start(&bootstrap)
@@ -442,4 +448,17 @@ async fn invalid_policy_is_refused_naming_the_field(flavour: Flavour) {
         .await
         .expect("Envoy runs and refuses");
     assert!(log.contains("policies[0].allow"), "{log}");
+}
+
+async fn oidc_discovery_finds_the_jwks(flavour: Flavour) {
+    let gw = gateway_with(flavour, |idp| {
+        let oidc = json!({ "oidc": { "cluster": IDP_CLUSTER, "issuer": idp.issuer() } });
+        filter_config(idp, json!({ "jwks": oidc }))
+    })
+    .await;
+    let answer = gw.get_with(&gw.key.sign(&claims(json!({})))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(gw.idp.discovery_requests(), 1);
+    assert_eq!(gw.idp.jwks_requests(), 1);
+    assert_eq!(gw.fetches("ok", "initial", 1.0).await, 1.0);
 }
