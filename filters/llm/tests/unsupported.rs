@@ -216,3 +216,27 @@ fn anthropic_fields_converse_cannot_express_are_refused_by_name() {
         assert_eq!(err.field(), field, "{body}: {err}");
     }
 }
+
+#[test]
+fn empty_arguments_and_empty_text_parts_are_normalized_for_anthropic() {
+    let body = json!({"model": "m", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "go"}]},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "now", "arguments": ""}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "noon"}]});
+    let req: ChatRequest = parse_body(body.to_string().as_bytes()).unwrap();
+    let target = AnthropicTarget {
+        model: "claude",
+        default_max_tokens: 4096,
+        structured_output: StructuredOutput::Native,
+    };
+    let (out, _) = chat_to_messages(req, &target).unwrap();
+    assert_eq!(
+        serde_json::to_value(&out.messages).unwrap(),
+        json!([
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "now", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": "noon"}]}
+        ])
+    );
+}

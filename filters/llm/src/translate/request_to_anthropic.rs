@@ -283,6 +283,16 @@ fn conversation(
             SystemPrompt::Blocks(system)
         }
     });
+    // Anthropic refuses empty text blocks; OpenAI clients send them (e.g. `content: ""` next to
+    // tool calls). A turn that is only empty text keeps it, so the provider names the problem.
+    for turn in &mut turns {
+        if let Content::Blocks(blocks) = &mut turn.content {
+            let empty = |b: &Block| matches!(b, Block::Text { text, .. } if text.is_empty());
+            if blocks.iter().any(|b| !empty(b)) {
+                blocks.retain(|b| !empty(b));
+            }
+        }
+    }
     // A turn holding one text block reads best (and round-trips) as a plain string.
     for turn in &mut turns {
         if let Content::Blocks(blocks) = &turn.content {
@@ -380,12 +390,18 @@ fn assistant_blocks(i: usize, m: AssistantMessage) -> Result<Vec<Block>, Transla
         blocks.push(text_block(refusal));
     }
     for (j, call) in m.tool_calls.into_iter().flatten().enumerate() {
-        let input: Value = serde_json::from_str(&call.function.arguments).map_err(|e| {
-            TranslateError::invalid(
-                format!("messages[{i}].tool_calls[{j}].function.arguments"),
-                format!("not JSON: {e}"),
-            )
-        })?;
+        let arguments = call.function.arguments.trim();
+        // A call without arguments is often sent as "": Anthropic wants an object.
+        let input: Value = if arguments.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(arguments).map_err(|e| {
+                TranslateError::invalid(
+                    format!("messages[{i}].tool_calls[{j}].function.arguments"),
+                    format!("not JSON: {e}"),
+                )
+            })?
+        };
         blocks.push(Block::ToolUse {
             id: call.id,
             name: call.function.name,
