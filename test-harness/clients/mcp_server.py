@@ -12,7 +12,8 @@ answer names the flavour so a test can tell which backend served a call. `ask_na
 name from the client (mid-call in the session-based protocol, as a multi-round-trip
 `InputRequiredResult` in 2026-07-28). The session flavour
 also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive, and
-`progress_burst`, to stream many progress notifications before a late result.
+`progress_burst`, to stream many progress notifications before a late result, and
+`announce_tools_changed`, which notifies on the session's GET stream.
 
 Serves at /mcp and prints `READY <port>` on stdout once it accepts connections (port 0 picks a
 free one).
@@ -69,6 +70,11 @@ def build_server(mode: str) -> MCPServer:
         @server.tool(description="The ids of the calls the client cancelled, oldest first.")
         def cancellations() -> str:
             return ",".join(cancelled) or "none"
+
+        @server.tool(description="Tells the client, on its GET stream, that the tools changed.")
+        async def announce_tools_changed(ctx: Context) -> str:
+            await ctx.session.send_tool_list_changed()
+            return f"{mode}: announced"
 
         @server.tool(description="Reports `count` progress steps, waits `pause` seconds, ends.")
         async def progress_burst(count: int, pause: float, ctx: Context) -> str:

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::host::{
-    CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
+    CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink, StreamId,
 };
 use crate::metrics::MetricId;
 
@@ -30,6 +30,14 @@ pub struct FakeHost {
     pub resumed: Vec<Direction>,
     pub route_cache_cleared: usize,
     pub callouts: Vec<CalloutRequest>,
+    /// Streamed callouts started, in order (stream id = index + 1); only with the
+    /// `streaming_callouts` capability.
+    pub streams: Vec<CalloutRequest>,
+    /// A streamed local response: its status and headers, once sent.
+    pub streamed_response: Option<(u16, Vec<(String, String)>)>,
+    /// The streamed local response's body so far, and whether it ended.
+    pub streamed_body: Vec<u8>,
+    pub streamed_ended: bool,
     /// Dynamic metadata the filter may read, by (namespace, key).
     pub metadata_in: BTreeMap<(String, String), String>,
     /// Metadata the filter wrote, by (namespace, key).
@@ -66,6 +74,10 @@ impl Default for FakeHost {
             resumed: Vec::new(),
             route_cache_cleared: 0,
             callouts: Vec::new(),
+            streams: Vec::new(),
+            streamed_response: None,
+            streamed_body: Vec::new(),
+            streamed_ended: false,
             metadata_in: BTreeMap::new(),
             metadata_out: BTreeMap::new(),
             counters: BTreeMap::new(),
@@ -198,6 +210,41 @@ impl Host for FakeHost {
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
         self.callouts.push(request);
         Ok(CalloutId(self.callouts.len() as u64))
+    }
+
+    fn start_stream(&mut self, request: CalloutRequest) -> Result<StreamId, HostError> {
+        if !self.capabilities.streaming_callouts {
+            return Err(HostError::NotAvailable("streamed callouts"));
+        }
+        self.streams.push(request);
+        Ok(StreamId(self.streams.len() as u64))
+    }
+
+    fn send_response_headers(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        end_of_stream: bool,
+    ) -> Result<(), HostError> {
+        if !self.capabilities.streaming_callouts {
+            return Err(HostError::NotAvailable("streamed local responses"));
+        }
+        let headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.streamed_response = Some((status, headers));
+        self.streamed_ended |= end_of_stream;
+        Ok(())
+    }
+
+    fn send_response_data(&mut self, data: &[u8], end_of_stream: bool) -> Result<(), HostError> {
+        if self.streamed_response.is_none() || self.streamed_ended {
+            return Err(HostError::NotAvailable("no open streamed response"));
+        }
+        self.streamed_body.extend_from_slice(data);
+        self.streamed_ended |= end_of_stream;
+        Ok(())
     }
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {

@@ -1,6 +1,6 @@
 //! The per-request filter trait: one method per phase, each defaulting to "pass through".
 
-use crate::host::{CalloutId, CalloutResult, Host};
+use crate::host::{CalloutId, CalloutResult, Host, StreamId};
 
 /// What the host does after a callback returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,29 @@ pub trait HttpFilter {
     /// An HTTP callout started with [`Host::http_callout`] finished. A filter that paused the
     /// stream for it must either resume it ([`Host::resume`]) or send a local reply.
     fn on_callout_done(&mut self, _host: &mut dyn Host, _id: CalloutId, _result: CalloutResult) {}
+
+    /// A streamed callout ([`Host::start_stream`]) got its response headers.
+    fn on_stream_headers(
+        &mut self,
+        _host: &mut dyn Host,
+        _id: StreamId,
+        _status: u16,
+        _end_of_stream: bool,
+    ) {
+    }
+
+    /// More response body of a streamed callout.
+    fn on_stream_data(
+        &mut self,
+        _host: &mut dyn Host,
+        _id: StreamId,
+        _data: &[u8],
+        _end_of_stream: bool,
+    ) {
+    }
+
+    /// A streamed callout is over: completed, or `reset` (failed, refused, cancelled).
+    fn on_stream_end(&mut self, _host: &mut dyn Host, _id: StreamId, _reset: bool) {}
 
     /// The stream is finished (completed, reset or answered locally): the place to record
     /// latency and outcome metrics. Header and body access may no longer be available.

@@ -46,6 +46,10 @@ pub enum LogLevel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CalloutId(pub u64);
 
+/// Identifies a streamed callout within its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u64);
+
 /// An HTTP request sent by the filter to an Envoy cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CalloutRequest {
@@ -141,6 +145,31 @@ pub trait Host {
 
     /// Starts an HTTP callout; the result arrives in [`crate::HttpFilter::on_callout_done`].
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError>;
+
+    /// Starts a streamed callout (`request.body` sent whole, ending the request): the answer
+    /// arrives piece by piece in [`crate::HttpFilter::on_stream_headers`], `on_stream_data` and
+    /// `on_stream_end`, and lives as long as the stream that started it. Only where
+    /// [`Capabilities::streaming_callouts`] says so; elsewhere `NotAvailable`.
+    fn start_stream(&mut self, _request: CalloutRequest) -> Result<StreamId, HostError> {
+        Err(HostError::NotAvailable("streamed callouts"))
+    }
+
+    /// Starts a locally generated response whose body follows in
+    /// [`Host::send_response_data`] (a stream the filter produces, e.g. merged events). Only
+    /// where [`Capabilities::streaming_callouts`] says so.
+    fn send_response_headers(
+        &mut self,
+        _status: u16,
+        _headers: &[(&str, &str)],
+        _end_of_stream: bool,
+    ) -> Result<(), HostError> {
+        Err(HostError::NotAvailable("streamed local responses"))
+    }
+
+    /// More body of the response begun with [`Host::send_response_headers`].
+    fn send_response_data(&mut self, _data: &[u8], _end_of_stream: bool) -> Result<(), HostError> {
+        Err(HostError::NotAvailable("streamed local responses"))
+    }
 
     /// A string value of Envoy dynamic metadata `namespace/key`, if set.
     fn metadata(&self, namespace: &str, key: &str) -> Option<String>;

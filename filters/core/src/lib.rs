@@ -16,6 +16,6 @@ pub use config::{parse_config, ConfigError, FilterFactory};
 pub use filter::{Action, HttpFilter};
 pub use host::{
     CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
-    Direction, Host, HostError, LogLevel, MetadataSink,
+    Direction, Host, HostError, LogLevel, MetadataSink, StreamId,
 };
 pub use metrics::{MetricDef, MetricId, MetricKind, TagLimiter};

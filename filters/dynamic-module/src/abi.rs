@@ -361,6 +361,30 @@ extern "C" {
         body: ModuleBuffer,
         details: ModuleBuffer,
     );
+    /// Starts a response the module streams; `:status` must be among the headers.
+    pub fn envoy_dynamic_module_callback_http_send_response_headers(
+        filter: HttpFilterEnvoyPtr,
+        headers: *mut ModuleHttpHeader,
+        headers_size: usize,
+        end_stream: bool,
+    );
+    pub fn envoy_dynamic_module_callback_http_send_response_data(
+        filter: HttpFilterEnvoyPtr,
+        data: ModuleBuffer,
+        end_stream: bool,
+    );
+
+    // --- Streamed callouts (answers arrive in `on_http_filter_http_stream_*`) ---
+    pub fn envoy_dynamic_module_callback_http_filter_start_http_stream(
+        filter: HttpFilterEnvoyPtr,
+        stream_id: *mut u64,
+        cluster: ModuleBuffer,
+        headers: *mut ModuleHttpHeader,
+        headers_size: usize,
+        body: ModuleBuffer,
+        end_stream: bool,
+        timeout_milliseconds: u64,
+    ) -> CalloutInitResult;
 
     // --- Body ---
     pub fn envoy_dynamic_module_callback_http_get_body_size(

@@ -2,14 +2,14 @@
 //!
 //! Envoy 1.40 refuses an HTTP-filter module that lacks any hook it resolves as required, so
 //! every HTTP-filter hook the binary looks up is exported; the ones this adapter has no use for
-//! (stream schedulers, streamed callouts, watermarks, per-route config) do nothing. Every hook that runs
+//! (stream schedulers, config-level callouts, watermarks, per-route config) do nothing. Every hook that runs
 //! code runs it under [`guard::catch`], so a panic never unwinds into Envoy; the empty hooks and
 //! the constant `on_http_filter_local_reply` contain nothing that could panic.
 
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, HttpFilter, LogLevel};
+use ai_gateway_core::{Action, HttpFilter, LogLevel, StreamId};
 
 use crate::abi::{
     self, BodyStatus, HeadersStatus, HttpFilterConfigEnvoyPtr, HttpFilterConfigModulePtr,
@@ -395,58 +395,116 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buf
 ) {
 }
 
-/// Streamed callouts are not started by this adapter.
+/// A streamed callout's response headers.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
-    _stream_id: u64,
-    _headers: *mut abi::EnvoyHttpHeader,
-    _headers_size: usize,
-    _end_stream: bool,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
+    stream_id: u64,
+    headers: *mut abi::EnvoyHttpHeader,
+    headers_size: usize,
+    end_stream: bool,
 ) {
+    // SAFETY: as for every stream hook; the header array is valid for this hook.
+    unsafe {
+        let status = stream_status(headers, headers_size);
+        run_stream(envoy, module, "http_stream_headers", Phase::Active, |f, h| {
+            f.on_stream_headers(h, StreamId(stream_id), status, end_stream);
+            Action::Continue
+        });
+    }
 }
 
-/// Streamed callouts are not started by this adapter.
+/// More body of a streamed callout's response.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
-    _stream_id: u64,
-    _data: *const abi::EnvoyBuffer,
-    _data_count: usize,
-    _end_stream: bool,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
+    stream_id: u64,
+    data: *const abi::EnvoyBuffer,
+    data_count: usize,
+    end_stream: bool,
 ) {
+    // SAFETY: as for every stream hook; the chunks are valid for this hook.
+    unsafe {
+        let mut bytes = Vec::new();
+        if !data.is_null() {
+            for chunk in std::slice::from_raw_parts(data, data_count) {
+                bytes.extend_from_slice(chunk.as_bytes().unwrap_or_default());
+            }
+        }
+        run_stream(envoy, module, "http_stream_data", Phase::Active, |f, h| {
+            f.on_stream_data(h, StreamId(stream_id), &bytes, end_stream);
+            Action::Continue
+        });
+    }
 }
 
-/// Streamed callouts are not started by this adapter.
+/// Trailers end a streamed callout's body (their content is not needed by any filter).
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
-    _stream_id: u64,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
+    stream_id: u64,
     _trailers: *mut abi::EnvoyHttpHeader,
     _trailers_size: usize,
 ) {
+    // SAFETY: as for every stream hook.
+    unsafe {
+        run_stream(envoy, module, "http_stream_trailers", Phase::Active, |f, h| {
+            f.on_stream_data(h, StreamId(stream_id), &[], true);
+            Action::Continue
+        });
+    }
 }
 
-/// Streamed callouts are not started by this adapter.
+/// A streamed callout completed.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
-    _stream_id: u64,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
+    stream_id: u64,
 ) {
+    // SAFETY: as for every stream hook.
+    unsafe {
+        run_stream(envoy, module, "http_stream_complete", Phase::Active, |f, h| {
+            f.on_stream_end(h, StreamId(stream_id), false);
+            Action::Continue
+        });
+    }
 }
 
-/// Streamed callouts are not started by this adapter.
+/// A streamed callout failed or was cancelled.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
-    _stream_id: u64,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
+    stream_id: u64,
     _reason: abi::HttpStreamResetReason,
 ) {
+    // SAFETY: as for every stream hook.
+    unsafe {
+        run_stream(envoy, module, "http_stream_reset", Phase::Active, |f, h| {
+            f.on_stream_end(h, StreamId(stream_id), true);
+            Action::Continue
+        });
+    }
+}
+
+/// The `:status` among a streamed callout's response headers (0 when absent or invalid).
+///
+/// # Safety
+/// `headers` must point to `headers_size` entries valid for the current hook (or be null).
+unsafe fn stream_status(headers: *const abi::EnvoyHttpHeader, headers_size: usize) -> u16 {
+    if headers.is_null() {
+        return 0;
+    }
+    std::slice::from_raw_parts(headers, headers_size)
+        .iter()
+        .map(|h| h.as_pair())
+        .find(|(key, _)| *key == b":status")
+        .and_then(|(_, value)| std::str::from_utf8(value).ok()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Config-level callouts are not started by this adapter.

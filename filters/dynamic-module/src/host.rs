@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ai_gateway_core::{
     CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
-    Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind,
+    Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind, StreamId,
 };
 
 use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
@@ -111,6 +111,34 @@ fn body_types(dir: Direction) -> (HttpBodyType, HttpBodyType) {
             HttpBodyType::ReceivedResponseBody,
             HttpBodyType::BufferedResponseBody,
         ),
+    }
+}
+
+/// A filter's headers as the module-owned entries Envoy reads during one call.
+fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
+    headers
+        .iter()
+        .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
+        .collect()
+}
+
+/// Envoy's answer to starting a callout, as the host's error.
+fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
+    match code {
+        abi::CALLOUT_INIT_SUCCESS => Ok(()),
+        abi::CALLOUT_INIT_MISSING_REQUIRED_HEADERS => Err(HostError::CalloutRefused(
+            "missing :method, :path or :authority".to_string(),
+        )),
+        abi::CALLOUT_INIT_CLUSTER_NOT_FOUND => Err(HostError::CalloutRefused(format!(
+            "cluster `{cluster}` not found"
+        ))),
+        abi::CALLOUT_INIT_DUPLICATE_CALLOUT_ID => Err(HostError::CalloutRefused(
+            "duplicate callout id".to_string(),
+        )),
+        abi::CALLOUT_INIT_CANNOT_CREATE_REQUEST => Err(HostError::CalloutRefused(format!(
+            "cannot create a request to cluster `{cluster}`"
+        ))),
+        other => Err(HostError::CalloutRefused(format!("init result {other}"))),
     }
 }
 
@@ -292,11 +320,7 @@ impl Host for EnvoyHost<'_> {
     }
 
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
-        let mut headers: Vec<abi::ModuleHttpHeader> = request
-            .headers
-            .iter()
-            .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
-            .collect();
+        let mut headers = module_headers(&request.headers);
         let mut id = 0u64;
         // SAFETY: `envoy` is valid for the current hook; every buffer outlives the call.
         let code = unsafe {
@@ -310,25 +334,61 @@ impl Host for EnvoyHost<'_> {
                 request.timeout_ms,
             )
         };
-        match code {
-            abi::CALLOUT_INIT_SUCCESS => Ok(CalloutId(id)),
-            abi::CALLOUT_INIT_MISSING_REQUIRED_HEADERS => Err(HostError::CalloutRefused(
-                "missing :method, :path or :authority".to_string(),
-            )),
-            abi::CALLOUT_INIT_CLUSTER_NOT_FOUND => Err(HostError::CalloutRefused(format!(
-                "cluster `{}` not found",
-                request.cluster
-            ))),
-            abi::CALLOUT_INIT_DUPLICATE_CALLOUT_ID => Err(HostError::CalloutRefused(
-                "duplicate callout id".to_string(),
-            )),
-            abi::CALLOUT_INIT_CANNOT_CREATE_REQUEST => Err(HostError::CalloutRefused(format!(
-                "cannot create a request to cluster `{}`",
-                request.cluster
-            ))),
-            other => Err(HostError::CalloutRefused(format!("init result {other}"))),
-        }
+        init_result(code, &request.cluster).map(|()| CalloutId(id))
     }
+
+    fn start_stream(&mut self, request: CalloutRequest) -> Result<StreamId, HostError> {
+        let mut headers = module_headers(&request.headers);
+        let mut id = 0u64;
+        // SAFETY: `envoy` is valid for the current hook; every buffer outlives the call.
+        let code = unsafe {
+            abi::envoy_dynamic_module_callback_http_filter_start_http_stream(
+                self.envoy,
+                &mut id,
+                ModuleBuffer::from_text(&request.cluster),
+                headers.as_mut_ptr(),
+                headers.len(),
+                ModuleBuffer::from_bytes(&request.body),
+                true,
+                request.timeout_ms,
+            )
+        };
+        init_result(code, &request.cluster).map(|()| StreamId(id))
+    }
+
+    fn send_response_headers(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        end_of_stream: bool,
+    ) -> Result<(), HostError> {
+        let status = status.to_string();
+        let mut all = vec![abi::ModuleHttpHeader::new(":status", &status)];
+        all.extend(headers.iter().map(|(k, v)| abi::ModuleHttpHeader::new(k, v)));
+        // SAFETY: `envoy` is valid for the current hook; the headers outlive the call.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_send_response_headers(
+                self.envoy,
+                all.as_mut_ptr(),
+                all.len(),
+                end_of_stream,
+            );
+        }
+        Ok(())
+    }
+
+    fn send_response_data(&mut self, data: &[u8], end_of_stream: bool) -> Result<(), HostError> {
+        // SAFETY: `envoy` is valid for the current hook; `data` outlives the call.
+        unsafe {
+            abi::envoy_dynamic_module_callback_http_send_response_data(
+                self.envoy,
+                ModuleBuffer::from_bytes(data),
+                end_of_stream,
+            );
+        }
+        Ok(())
+    }
+
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
         let mut value = abi::EnvoyBuffer::empty();

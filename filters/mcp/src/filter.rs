@@ -22,7 +22,9 @@ use std::sync::Arc;
 use ai_gateway_core::jsonrpc::{
     Id, Message, Request, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND,
 };
-use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
+use ai_gateway_core::{
+    Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel, StreamId,
+};
 
 use crate::bridged::ClientMeta;
 use crate::config::Settings;
@@ -95,6 +97,8 @@ pub struct McpFilter {
     routed_body: Option<Vec<u8>>,
     /// Rewrites a routed SSE answer's server→client requests ([`relay`]).
     events: Option<EventRewriter>,
+    /// The backends' GET streams merged into this one ([`listen`]).
+    merged: Option<listen::MergedStreams>,
 }
 
 impl McpFilter {
@@ -126,6 +130,7 @@ impl McpFilter {
             client: None,
             routed_body: None,
             events: None,
+            merged: None,
         }
     }
 
@@ -499,6 +504,24 @@ impl HttpFilter for McpFilter {
 
     fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {
         self.callout_done(host, id, result);
+    }
+
+    fn on_stream_headers(&mut self, host: &mut dyn Host, id: StreamId, status: u16, end: bool) {
+        self.merged_headers(host, id, status);
+        if end {
+            self.close_part(host, id);
+        }
+    }
+
+    fn on_stream_data(&mut self, host: &mut dyn Host, id: StreamId, data: &[u8], end: bool) {
+        self.merged_data(host, id, data);
+        if end {
+            self.close_part(host, id);
+        }
+    }
+
+    fn on_stream_end(&mut self, host: &mut dyn Host, id: StreamId, _reset: bool) {
+        self.close_part(host, id);
     }
 
     fn on_stream_done(&mut self, host: &mut dyn Host) {

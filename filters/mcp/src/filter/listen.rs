@@ -1,14 +1,28 @@
 //! The session-based GET stream, where backends send what is not tied to a request (list
 //! changes, log messages, server→client requests). A session has one stream per backend that
 //! keeps sessions; with one, the client's GET is that backend's stream (through Envoy's router,
-//! its server→client requests qualified like in routed answers); with several, the configured
-//! `listenBackend`'s, else 405 — the spec lets a server decline GET.
+//! its server→client requests qualified like in routed answers). With several, a flavour with
+//! streamed callouts (the dynamic module) opens every backend's stream and merges their events,
+//! each rewritten for its backend, into one response it streams itself; elsewhere the
+//! configured `listenBackend`'s stream serves, else 405 — the spec lets a server decline GET.
 
-use ai_gateway_core::{Action, Host};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ai_gateway_core::jsonrpc::Id;
+use ai_gateway_core::{Action, Host, LogLevel, StreamId};
 
 use super::replies::Reply;
-use super::McpFilter;
+use super::upstream::{self, CallHeaders};
+use super::{McpFilter, Phase};
+use crate::event_rewrite::EventRewriter;
 use crate::metrics::LISTEN;
+
+/// The backend streams merged into one client stream: stream → (backend index, rewriter).
+#[derive(Default)]
+pub(super) struct MergedStreams {
+    open: BTreeMap<StreamId, (usize, EventRewriter)>,
+}
 
 impl McpFilter {
     /// A GET on the endpoint.
@@ -21,7 +35,7 @@ impl McpFilter {
         if !self.open_session(host) {
             return Action::Pause;
         }
-        let settings = std::sync::Arc::clone(&self.settings);
+        let settings = Arc::clone(&self.settings);
         let streaming: Vec<usize> = settings
             .backends
             .iter()
@@ -29,20 +43,118 @@ impl McpFilter {
             .filter(|(_, b)| self.upstream_session(&b.name).is_some())
             .map(|(i, _)| i)
             .collect();
-        let chosen =
-            match (streaming.as_slice(), settings.listen_backend) {
-                ([only], _) => *only,
-                ([], _) => return self.decline(host, "no backend of this session keeps a stream"),
-                (_, Some(listen)) if streaming.contains(&listen) => listen,
-                _ => return self.decline(
-                    host,
-                    "several backends keep streams for this session and none is the listenBackend",
-                ),
-            };
-        self.route_to(host, chosen, None)
+        if let [only] = streaming.as_slice() {
+            return self.route_to(host, *only, None);
+        }
+        if streaming.is_empty() {
+            return self.decline(host, "no backend of this session keeps a stream");
+        }
+        if host.capabilities().streaming_callouts {
+            return self.merge(host, &streaming);
+        }
+        match settings.listen_backend {
+            Some(listen) if streaming.contains(&listen) => self.route_to(host, listen, None),
+            _ => self.decline(
+                host,
+                "several backends keep streams for this session and none is the listenBackend",
+            ),
+        }
     }
 
     fn decline(&mut self, host: &mut dyn Host, why: &str) -> Action {
         self.answer(host, Reply::refused(405, why, "mcp_get_declined"))
+    }
+
+    /// Opens the GET stream of every backend in `backends` and answers the client with one
+    /// stream of their events.
+    fn merge(&mut self, host: &mut dyn Host, backends: &[usize]) -> Action {
+        let settings = Arc::clone(&self.settings);
+        let mut merged = MergedStreams::default();
+        for &index in backends {
+            let backend = &settings.backends[index];
+            let session = self.upstream_session(&backend.name);
+            let headers = CallHeaders {
+                protocol_version: self.backend_version(&backend.name),
+                session: session.as_deref(),
+                mcp_method: None,
+            };
+            // No timeout: the stream lasts as long as the client listens.
+            let request = upstream::callout(backend, "GET", headers, Vec::new(), 0);
+            match host.start_stream(request) {
+                Ok(id) => {
+                    let rewriter = EventRewriter::new(&backend.name, settings.max_response_bytes);
+                    merged.open.insert(id, (index, rewriter));
+                }
+                Err(err) => host.log(
+                    LogLevel::Warn,
+                    format_args!("mcp: GET stream of backend {}: {err}", backend.name),
+                ),
+            }
+        }
+        if merged.open.is_empty() {
+            return self.answer(
+                host,
+                Reply::refused(502, "no backend stream could be opened", "mcp_get_failed"),
+            );
+        }
+        let headers = [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ];
+        if let Err(err) = host.send_response_headers(200, &headers, false) {
+            host.log(LogLevel::Error, format_args!("mcp: cannot stream: {err}"));
+            return self.internal_error(host, Id::Null, "cannot stream");
+        }
+        self.status = Some(200);
+        self.merged = Some(merged);
+        self.phase = Phase::Answered;
+        Action::Pause
+    }
+
+    /// A backend stream's status: a refusal closes that backend's part.
+    pub(super) fn merged_headers(&mut self, host: &mut dyn Host, id: StreamId, status: u16) {
+        if (200..300).contains(&status) {
+            return;
+        }
+        if let Some(backend) = self.backend_of(id) {
+            host.log(
+                LogLevel::Warn,
+                format_args!("mcp: backend {backend} refused its GET stream: HTTP {status}"),
+            );
+        }
+        self.close_part(host, id);
+    }
+
+    /// Events of a backend stream, rewritten for the client.
+    pub(super) fn merged_data(&mut self, host: &mut dyn Host, id: StreamId, data: &[u8]) {
+        let Some((_, rewriter)) = self.merged.as_mut().and_then(|m| m.open.get_mut(&id)) else {
+            return;
+        };
+        let rewritten = rewriter.feed(data);
+        if !rewritten.bytes.is_empty() {
+            if let Err(err) = host.send_response_data(&rewritten.bytes, false) {
+                host.log(LogLevel::Debug, format_args!("mcp: merged stream: {err}"));
+            }
+        }
+    }
+
+    /// A backend stream ended; the client's ends with the last one.
+    pub(super) fn close_part(&mut self, host: &mut dyn Host, id: StreamId) {
+        let Some(merged) = self.merged.as_mut() else {
+            return;
+        };
+        if merged.open.remove(&id).is_some() && merged.open.is_empty() {
+            if let Err(err) = host.send_response_data(&[], true) {
+                host.log(
+                    LogLevel::Debug,
+                    format_args!("mcp: merged stream end: {err}"),
+                );
+            }
+        }
+    }
+
+    fn backend_of(&self, id: StreamId) -> Option<&str> {
+        let (index, _) = self.merged.as_ref()?.open.get(&id)?;
+        Some(&self.settings.backends[*index].name)
     }
 }

@@ -1,0 +1,120 @@
+//! The session-based GET stream through the `mcp` gateway in front of two backends that both
+//! keep sessions (server-everything and the Python session backend). The dynamic module merges
+//! both backends' streams: a list change from the Python backend and a log message from
+//! server-everything reach the one client stream. Wasm (no streamed callouts) declines the GET
+//! with 405 unless `listenBackend` names the backend whose stream it serves.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ai_gateway_test_harness::{Flavour, McpBackendKind};
+use serde_json::{json, Value};
+
+use support::mcp::Gateway;
+
+per_flavour!(the_get_stream_carries_what_the_backends_announce);
+
+const KINDS: [McpBackendKind; 2] = [McpBackendKind::Everything, McpBackendKind::PythonSession];
+
+/// An open GET stream and what it delivered so far.
+struct Listening {
+    response: reqwest::Response,
+    seen: String,
+}
+
+impl Listening {
+    async fn open(gateway: &Gateway, token: &str) -> Result<Listening, u16> {
+        let response = support::http()
+            .get(gateway.url())
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", token)
+            .header("mcp-protocol-version", "2025-11-25")
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .expect("the gateway answers");
+        match response.status().as_u16() {
+            200 => Ok(Listening {
+                response,
+                seen: String::new(),
+            }),
+            other => Err(other),
+        }
+    }
+
+    /// Reads until `needle` arrived or `within` passed; whether it arrived.
+    async fn wait_for(&mut self, needle: &str, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while !self.seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+async fn session(gateway: &Gateway) -> String {
+    let token = gateway.initialize().await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(gateway.in_session(&token, initialized).await.0, 202);
+    token
+}
+
+async fn call(gateway: &Gateway, token: &str, tool: &str) -> Value {
+    let request = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                         "params": {"name": tool, "arguments": {}}});
+    let (status, body) = gateway.in_session(token, request).await;
+    assert_eq!(status, 200, "{tool}: {body}");
+    body
+}
+
+async fn the_get_stream_carries_what_the_backends_announce(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, &KINDS).await;
+    let token = session(&gateway).await;
+    match flavour {
+        Flavour::DynamicModule => {
+            let mut stream = Listening::open(&gateway, &token)
+                .await
+                .expect("the merged GET stream opens");
+            call(&gateway, &token, "session_announce_tools_changed").await;
+            assert!(
+                stream
+                    .wait_for("notifications/tools/list_changed", Duration::from_secs(10))
+                    .await,
+                "no list change from the Python backend: {}",
+                stream.seen
+            );
+            // server-everything then logs on its own stream every few seconds.
+            call(&gateway, &token, "everything_toggle-simulated-logging").await;
+            assert!(
+                stream
+                    .wait_for("notifications/message", Duration::from_secs(20))
+                    .await,
+                "no log message from server-everything: {}\n{}",
+                stream.seen,
+                gateway.logs()
+            );
+        }
+        Flavour::Wasm => {
+            assert_eq!(Listening::open(&gateway, &token).await.err(), Some(405));
+            let chosen = gateway
+                .replica(|config| config["listenBackend"] = json!("session"))
+                .await;
+            let mut stream = Listening::open(&chosen, &token)
+                .await
+                .expect("listenBackend's stream opens");
+            call(&chosen, &token, "session_announce_tools_changed").await;
+            assert!(
+                stream
+                    .wait_for("notifications/tools/list_changed", Duration::from_secs(10))
+                    .await,
+                "no list change on the listenBackend's stream: {}",
+                stream.seen
+            );
+        }
+    }
+}
