@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 
+mod observe;
 mod response;
 mod upstream;
 
@@ -20,7 +21,7 @@ use crate::translate::errors::Api;
 
 /// Metadata namespace of the filter's figures (dynamic metadata in the dynamic module, filter
 /// state `wasm.ai_gateway.llm.<key>` under Wasm): `provider`, `model` (the provider's model) at
-/// the request; `input_tokens`, `output_tokens`, `total_tokens` when a translated answer ends,
+/// the request; `input_tokens`, `output_tokens`, `total_tokens` when an answer ends,
 /// e.g. for a rate limit applied on stream done with `hits_addend` from `total_tokens`.
 pub const METADATA_NAMESPACE: &str = "ai_gateway.llm";
 
@@ -48,6 +49,8 @@ enum Phase {
 enum ResponseMode {
     /// Forwarded as is.
     Pass,
+    /// Forwarded as is while its usage is read (same-API answers).
+    Observe(observe::Observer),
     /// Held whole, then translated (a success body or an error body).
     Buffer { error: bool },
     /// Translated chunk by chunk.
@@ -58,6 +61,8 @@ enum ResponseMode {
 pub struct LlmFilter {
     settings: Arc<Settings>,
     phase: Phase,
+    /// The client's endpoint, once known.
+    endpoint: Option<Endpoint>,
     api: Api,
     provider: Option<usize>,
     model: Option<String>,
@@ -80,6 +85,7 @@ impl LlmFilter {
         LlmFilter {
             settings,
             phase: Phase::Idle,
+            endpoint: None,
             api: Api::OpenAi,
             provider: None,
             model: None,
@@ -178,7 +184,7 @@ impl LlmFilter {
 }
 
 impl LlmFilter {
-    /// Publishes the answer's token figures (translated answers, whose usage the filter reads).
+    /// Publishes the answer's token figures, when the provider reported usage.
     fn publish_tokens(&self, host: &mut dyn Host) {
         let StreamTokens { input, output } = self.tokens;
         if input == 0 && output == 0 {
@@ -235,6 +241,7 @@ impl HttpFilter for LlmFilter {
             return Action::Continue;
         };
         self.api = endpoint.api();
+        self.endpoint = Some(endpoint);
         self.started_nanos = host.monotonic_nanos();
         self.phase = Phase::Buffering(endpoint);
         if method != "POST" {
@@ -287,12 +294,16 @@ impl HttpFilter for LlmFilter {
 
     fn on_response_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         match &mut self.response {
-            ResponseMode::Pass => {
-                if self.streaming
-                    && self.first_token_ms.is_none()
-                    && !host.body(Direction::Response).is_empty()
-                {
+            ResponseMode::Pass => Action::Continue,
+            ResponseMode::Observe(observer) => {
+                let chunk = host.body(Direction::Response);
+                observer.chunk(&chunk);
+                if self.streaming && self.first_token_ms.is_none() && !chunk.is_empty() {
                     self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
+                }
+                if end_of_stream {
+                    self.tokens = observer.tokens();
+                    self.publish_tokens(host);
                 }
                 Action::Continue
             }

@@ -212,7 +212,7 @@ fn passthrough_streams_are_timed_but_untouched() {
     let f = factory(CONFIG);
     let mut req = chat("gpt-4o");
     req["stream"] = json!(true);
-    let stream = "data: {\"id\":\"c\",\"choices\":[]}\n\ndata: [DONE]\n\n";
+    let stream = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n";
     let upstream = Message::new(&[(":status", "200"), ("content-type", "text/event-stream")])
         .chunked(stream, 10);
     let ex = exchange(&f, openai_client(&req), Some(upstream));
@@ -221,6 +221,11 @@ fn passthrough_streams_are_timed_but_untouched() {
         ex.histogram("llm_time_to_first_token_ms", &["gpt", "openai"]),
         [7]
     );
+    assert_eq!(
+        ex.counter("llm_tokens_total", &["gpt", "gpt-4o", "output"]),
+        6
+    );
+    assert!(metadata(&ex).contains(&("total_tokens", "10")));
     let ex = exchange(
         &f,
         openai_client(&chat("gpt-4o")),
@@ -604,4 +609,36 @@ fn a_client_cannot_pick_the_cluster_and_other_paths_are_untouched() {
     assert_eq!(ex.host.route_cache_cleared, 1);
     assert_eq!(ex.client_body, b"ok");
     assert!(ex.counters("llm_requests_total").is_empty());
+}
+
+#[test]
+fn passed_through_answers_have_their_usage_counted() {
+    let f = factory(CONFIG);
+    let answer = json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21}});
+    let ex = exchange(
+        &f,
+        openai_client(&chat("gpt-4o")),
+        Some(response(200, "application/json", answer.to_string())),
+    );
+    assert_eq!(ex.client_body, answer.to_string().as_bytes());
+    assert_eq!(
+        ex.counter("llm_tokens_total", &["gpt", "gpt-4o", "input"]),
+        9
+    );
+    assert_eq!(
+        ex.counter("llm_tokens_total", &["gpt", "gpt-4o", "output"]),
+        12
+    );
+
+    let req = json!({"model": "fast", "messages": [{"role": "user", "content": "x"}]});
+    let ex = exchange(
+        &f,
+        post("/v1/messages/count_tokens", req.to_string()),
+        Some(response(200, "application/json", r#"{"input_tokens": 14}"#)),
+    );
+    assert!(
+        ex.counters("llm_tokens_total").is_empty(),
+        "token counting is not usage"
+    );
 }

@@ -3,9 +3,11 @@
 
 use ai_gateway_core::{Action, Direction, Host, LogLevel};
 
+use super::observe::Observer;
 use super::{LlmFilter, ResponseMode};
 use crate::bedrock::converse::converse_to_message;
 use crate::bedrock::ConverseStream;
+use crate::plan::Endpoint;
 use crate::plan::Translation;
 use crate::stream::{
     AnthropicSse, AnthropicToOpenAi, OpenAiToAnthropic, StreamTokens, StreamTranslator,
@@ -26,6 +28,15 @@ impl LlmFilter {
             || content_type.starts_with("application/vnd.amazon.eventstream");
         self.streaming = (200..300).contains(&status) && event_stream && !end_of_stream;
         if self.translation == Translation::Passthrough {
+            // Token counting is not a completion: its answer holds no usage to count.
+            let counted = self.endpoint != Some(Endpoint::CountTokens);
+            if (200..300).contains(&status) && !end_of_stream && counted {
+                self.response = ResponseMode::Observe(if self.streaming {
+                    Observer::stream(self.api)
+                } else {
+                    Observer::json(self.api, self.settings.max_response_bytes)
+                });
+            }
             return Action::Continue;
         }
         host.remove_header(Direction::Response, "content-length");
