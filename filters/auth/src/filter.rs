@@ -12,7 +12,7 @@ use crate::fetch::{self, Fetched, Step};
 use crate::keys::Lookup;
 use crate::metadata::Challenge;
 use crate::metrics::{AUTHN_TOTAL, DECISIONS_TOTAL, JWKS_FETCHES_TOTAL};
-use crate::policy::{claims_value, Context, Decision, RequestInfo};
+use crate::policy::{Claims, Context, Decision, RequestInfo};
 use crate::refresh::FetchReason;
 use crate::reply;
 use crate::shared::{Identity, Shared};
@@ -71,9 +71,9 @@ impl AuthzFilter {
         }
     }
 
-    fn authenticate(&mut self, host: &mut dyn Host, token: String, fetched: bool) -> Verdict {
+    fn authenticate(&mut self, host: &mut dyn Host, token: &str, fetched: bool) -> Verdict {
         let now = host.unix_seconds();
-        let hash = token_cache::hash(&token);
+        let hash = token_cache::hash(token);
         let (keys, generation) = {
             let jwks = self.shared.jwks();
             (jwks.keys(), jwks.generation())
@@ -83,7 +83,7 @@ impl AuthzFilter {
             host.counter_add(AUTHN_TOTAL, &["ok"], 1);
             return self.authorize(host, Some(identity));
         }
-        let parsed = match parse(&token) {
+        let parsed = match parse(token) {
             Ok(parsed) => parsed,
             Err(failure) => return self.refuse(host, failure),
         };
@@ -96,8 +96,7 @@ impl AuthzFilter {
                 .fetch_due(&self.settings.refresh, now, unknown_kid)
                 .filter(|_| self.settings.jwks_source != JwksSource::Inline);
             if let Some(reason) = due {
-                drop(parsed);
-                return self.start_fetch(host, reason, token);
+                return self.start_fetch(host, reason, token.to_string());
             }
         }
         match self.settings.validator.verify(&parsed, &keys, now) {
@@ -107,7 +106,7 @@ impl AuthzFilter {
                     .expires_at
                     .unwrap_or(now.saturating_add(CACHE_TTL_WITHOUT_EXP));
                 let identity = Arc::new(Identity {
-                    cel: claims_value(&verified.claims),
+                    cel: Arc::new(Claims::from_json(&verified.claims)),
                     claims: verified.claims,
                 });
                 self.shared.cache().insert(
@@ -142,7 +141,7 @@ impl AuthzFilter {
         let Some((step, request)) =
             fetch::first_request(&self.settings.jwks_source, discovered.as_ref())
         else {
-            return self.authenticate(host, token, true);
+            return self.authenticate(host, &token, true);
         };
         self.shared.jwks().fetch_started(now);
         self.send(host, step, reason, token, request)
@@ -168,7 +167,7 @@ impl AuthzFilter {
             }
             Err(e) => {
                 self.fetch_failed(host, reason, &e.to_string());
-                self.authenticate(host, token, true)
+                self.authenticate(host, &token, true)
             }
         }
     }
@@ -213,7 +212,7 @@ impl AuthzFilter {
             }
             Fetched::Failed(why) => self.fetch_failed(host, reason, &why),
         }
-        self.authenticate(host, token, true)
+        self.authenticate(host, &token, true)
     }
 
     fn authorize(&mut self, host: &mut dyn Host, identity: Option<Arc<Identity>>) -> Verdict {
@@ -221,9 +220,10 @@ impl AuthzFilter {
         if !settings.policies.is_empty() {
             let context = Context {
                 jwt: identity.as_ref().map(|i| i.cel.clone()),
+                // The decision is the last use of method and path.
                 request: RequestInfo {
-                    method: self.method.clone(),
-                    path: self.path.clone(),
+                    method: std::mem::take(&mut self.method),
+                    path: std::mem::take(&mut self.path),
                     headers: if settings.policies.uses_headers() {
                         host.headers(Direction::Request)
                     } else {
@@ -317,7 +317,7 @@ impl HttpFilter for AuthzFilter {
             }
         }
         let verdict = match settings.token_source.extract(credential.as_deref()) {
-            Ok(token) => self.authenticate(host, token.to_string(), false),
+            Ok(token) => self.authenticate(host, token, false),
             Err(TokenError::Missing) if settings.allow_anonymous => {
                 host.counter_add(AUTHN_TOTAL, &["anonymous"], 1);
                 self.authorize(host, None)

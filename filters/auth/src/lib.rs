@@ -18,7 +18,7 @@
 //! # The API for protocol filters (the mcp filter)
 //!
 //! Compile once per config with [`PolicySet::compile`] from [`RuleConfig`]s; per request, fill
-//! a [`Context`] (`jwt` from [`claims_value`] of the verified claims, `request`, and what the
+//! a [`Context`] (`jwt`: [`Claims::from_json`] of the verified claims, `request`, and what the
 //! protocol filter knows: [`McpInfo`] method, backend, tool/prompt/resource, arguments;
 //! [`A2aInfo`]; [`LlmInfo`]) and call:
 //!
@@ -58,7 +58,7 @@ pub use config::{ClaimHeader, JwksSource, Settings};
 pub use filter::AuthzFilter;
 pub use keys::KeySet;
 pub use policy::{
-    claims_value, A2aInfo, Context, Decision, ItemKind, LlmInfo, McpInfo, Outcome, PolicySet,
+    A2aInfo, Claims, Context, Decision, ItemKind, LlmInfo, McpInfo, Outcome, PolicySet,
     RequestInfo, RuleConfig,
 };
 pub use validate::{parse, AuthnFailure, Validator};

@@ -13,8 +13,8 @@ use crate::token_cache::TokenCache;
 pub struct Identity {
     /// The claims object.
     pub claims: serde_json::Value,
-    /// The claims as a CEL value, converted once.
-    pub cel: cel::Value,
+    /// The claims as CEL sees them, converted once.
+    pub cel: Arc<crate::policy::Claims>,
 }
 
 /// The mutable state behind a config.

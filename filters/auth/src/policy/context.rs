@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cel::common::types::{CelMap, CelMapKey, CelNull, CelString};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::Value;
 
 /// The HTTP request.
@@ -50,12 +53,24 @@ pub struct LlmInfo {
     pub provider: String,
 }
 
+/// Verified claims converted to CEL once (the token cache keeps them), so a request binds
+/// them by reference instead of copying the map.
+#[derive(Debug)]
+pub struct Claims(Option<Box<dyn Val>>);
+
+impl Claims {
+    /// The claims object of a verified token.
+    pub fn from_json(claims: &serde_json::Value) -> Claims {
+        Claims(Box::<dyn Val>::try_from(json_value(claims)).ok())
+    }
+}
+
 /// Everything a policy may reference. Unknown parts stay empty strings / empty maps, so a rule
 /// over `mcp.tool` on a non-MCP route sees `""` rather than failing.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    /// The token's claims as a CEL map (see [`claims_value`]); empty without a token.
-    pub jwt: Option<Value>,
+    /// The token's claims ([`Claims::from_json`]); `{}` to policies without a token.
+    pub jwt: Option<Arc<Claims>>,
     /// The HTTP request.
     pub request: RequestInfo,
     /// The MCP call, if any.
@@ -64,11 +79,6 @@ pub struct Context {
     pub a2a: A2aInfo,
     /// The LLM call, if any.
     pub llm: LlmInfo,
-}
-
-/// Converts verified claims to a CEL value once (the token cache keeps the result).
-pub fn claims_value(claims: &serde_json::Value) -> Value {
-    json_value(claims)
 }
 
 /// JSON → CEL: integers that fit become `int`, other numbers `double`.
@@ -96,63 +106,107 @@ fn map_value(entries: HashMap<String, Value>) -> Value {
     Value::from(entries)
 }
 
-fn text(s: &str) -> Value {
-    Value::String(Arc::new(s.to_string()))
+/// A CEL string borrowing `text`.
+fn string(text: &str) -> Box<dyn Val + '_> {
+    Box::new(CelString::from(text))
+}
+
+/// A CEL map of borrowed keys and values.
+fn map<'a>(entries: impl IntoIterator<Item = (&'a str, Box<dyn Val + 'a>)>) -> Box<dyn Val + 'a> {
+    let entries: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = entries
+        .into_iter()
+        .map(|(key, value)| (CelMapKey::from(key), value))
+        .collect();
+    Box::new(CelMap::from(entries))
 }
 
 impl RequestInfo {
-    pub(crate) fn value(&self, with_headers: bool) -> Value {
-        let mut map = HashMap::with_capacity(3);
-        map.insert("method".to_string(), text(&self.method));
-        map.insert("path".to_string(), text(&self.path));
-        let headers: HashMap<String, Value> = if with_headers {
-            self.headers
-                .iter()
-                .map(|(k, v)| (k.clone(), text(v)))
-                .collect()
+    pub(crate) fn val(&self, with_headers: bool) -> Box<dyn Val + '_> {
+        let headers = if with_headers {
+            map(self.headers.iter().map(|(k, v)| (k.as_str(), string(v))))
         } else {
-            HashMap::new()
+            map([])
         };
-        map.insert("headers".to_string(), map_value(headers));
-        map_value(map)
+        map([
+            ("method", string(&self.method)),
+            ("path", string(&self.path)),
+            ("headers", headers),
+        ])
     }
 }
 
 impl McpInfo {
-    pub(crate) fn value(&self) -> Value {
-        let entries = [
-            ("method", text(&self.method)),
-            ("backend", text(&self.backend)),
-            ("tool", text(&self.tool)),
-            ("prompt", text(&self.prompt)),
-            ("resource", text(&self.resource)),
-            ("arguments", json_value(&self.arguments)),
-        ];
-        map_value(
-            entries
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
+    pub(crate) fn val(&self) -> Box<dyn Val + '_> {
+        let arguments = val(json_value(&self.arguments)).unwrap_or_else(|| Box::new(CelNull));
+        map([
+            ("method", string(&self.method)),
+            ("backend", string(&self.backend)),
+            ("tool", string(&self.tool)),
+            ("prompt", string(&self.prompt)),
+            ("resource", string(&self.resource)),
+            ("arguments", arguments),
+        ])
     }
 }
 
 impl A2aInfo {
-    pub(crate) fn value(&self) -> Value {
-        map_value(HashMap::from([("method".to_string(), text(&self.method))]))
+    pub(crate) fn val(&self) -> Box<dyn Val + '_> {
+        map([("method", string(&self.method))])
     }
 }
 
 impl LlmInfo {
-    pub(crate) fn value(&self) -> Value {
-        map_value(HashMap::from([
-            ("model".to_string(), text(&self.model)),
-            ("provider".to_string(), text(&self.provider)),
-        ]))
+    pub(crate) fn val(&self) -> Box<dyn Val + '_> {
+        map([
+            ("model", string(&self.model)),
+            ("provider", string(&self.provider)),
+        ])
     }
 }
 
+/// The variables of one evaluation, built once and lent to every reference (a resolver is
+/// consulted on each use of a variable, so nothing is converted per lookup).
+pub(crate) struct Bindings<'a> {
+    pub jwt: Option<&'a dyn Val>,
+    pub request: Option<Box<dyn Val + 'a>>,
+    pub mcp: Option<Box<dyn Val + 'a>>,
+    pub a2a: Option<Box<dyn Val + 'a>>,
+    pub llm: Option<Box<dyn Val + 'a>>,
+}
+
+/// A CEL value as the interpreter's own representation.
+pub(crate) fn val(value: Value) -> Option<Box<dyn Val>> {
+    Box::<dyn Val>::try_from(value).ok()
+}
+
 /// An empty CEL map (the `jwt` of an anonymous request).
-pub(crate) fn empty_map() -> Value {
-    map_value(HashMap::new())
+pub(crate) fn empty_map() -> Option<Box<dyn Val>> {
+    Some(map([]))
+}
+
+impl<'a> Bindings<'a> {
+    /// Claims of `context`, or `empty` for an anonymous request.
+    pub(crate) fn jwt_of(
+        context: &'a Context,
+        empty: &'a Option<Box<dyn Val>>,
+    ) -> Option<&'a dyn Val> {
+        match &context.jwt {
+            Some(claims) => claims.0.as_deref(),
+            None => empty.as_deref(),
+        }
+    }
+}
+
+impl VariableResolver for Bindings<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let value: &'b dyn Val = match variable {
+            "jwt" => self.jwt?,
+            "request" => self.request.as_deref()?,
+            "mcp" => self.mcp.as_deref()?,
+            "a2a" => self.a2a.as_deref()?,
+            "llm" => self.llm.as_deref()?,
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(value))
+    }
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use cel::{extensions, Env, Program, Value};
 use serde::Deserialize;
 
-pub use context::{claims_value, json_value, A2aInfo, Context, LlmInfo, McpInfo, RequestInfo};
+pub use context::{json_value, A2aInfo, Claims, Context, LlmInfo, McpInfo, RequestInfo};
+
+use context::Bindings;
 
 /// One rule as configured.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -189,8 +191,10 @@ impl PolicySet {
         if self.rules.is_empty() {
             return Decision::Allow;
         }
+        let empty = context.jwt.is_none().then(context::empty_map).flatten();
+        let bindings = self.bindings(context, &empty);
         let mut cel = cel::Context::with_env(Arc::clone(&self.env));
-        self.bind(&mut cel, context);
+        cel.set_variable_resolver(&bindings);
         self.judge(&cel, &mut observe)
     }
 
@@ -217,24 +221,23 @@ impl PolicySet {
             .collect()
     }
 
-    fn bind(&self, cel: &mut cel::Context<'_, '_>, context: &Context) {
+    /// Builds the variables the rules reference (only those).
+    fn bindings<'a>(
+        &self,
+        context: &'a Context,
+        empty: &'a Option<Box<dyn cel::common::value::Val>>,
+    ) -> Bindings<'a> {
         let [jwt, request, mcp, a2a, llm] = self.uses;
-        if jwt {
-            let claims = context.jwt.clone().unwrap_or_else(context::empty_map);
-            cel.add_variable_from_value("jwt", claims);
-        }
-        if request {
-            let value = context.request.value(self.uses_headers);
-            cel.add_variable_from_value("request", value);
-        }
-        if mcp {
-            cel.add_variable_from_value("mcp", context.mcp.value());
-        }
-        if a2a {
-            cel.add_variable_from_value("a2a", context.a2a.value());
-        }
-        if llm {
-            cel.add_variable_from_value("llm", context.llm.value());
+        Bindings {
+            jwt: if jwt {
+                Bindings::jwt_of(context, empty)
+            } else {
+                None
+            },
+            request: request.then(|| context.request.val(self.uses_headers)),
+            mcp: mcp.then(|| context.mcp.val()),
+            a2a: a2a.then(|| context.a2a.val()),
+            llm: llm.then(|| context.llm.val()),
         }
     }
 

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::*;
@@ -13,7 +15,7 @@ fn rule(name: &str, when: Option<&str>, allow: &str) -> RuleConfig {
 
 fn context(claims: serde_json::Value, method: &str, path: &str) -> Context {
     Context {
-        jwt: Some(claims_value(&claims)),
+        jwt: Some(Arc::new(Claims::from_json(&claims))),
         request: RequestInfo {
             method: method.into(),
             path: path.into(),
@@ -222,5 +224,5 @@ fn compile_errors_name_the_rule_and_field() {
 fn policy_set_is_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<PolicySet>();
-    assert_send_sync::<cel::Value>();
+    assert_send_sync::<Context>();
 }
