@@ -124,6 +124,10 @@ impl AuthzFilter {
 
     fn refuse(&mut self, host: &mut dyn Host, failure: AuthnFailure) -> Verdict {
         host.counter_add(AUTHN_TOTAL, &[failure.reason()], 1);
+        if failure == AuthnFailure::NoKeys {
+            reply::keys_unavailable(host, self.settings.refresh.min_refetch_interval);
+            return Verdict::Replied;
+        }
         let description = failure.to_string();
         reply::unauthorized(
             host,

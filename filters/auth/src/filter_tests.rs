@@ -281,6 +281,25 @@ fn failed_refresh_keeps_the_last_good_keys() {
 }
 
 #[test]
+fn no_keys_at_all_is_503_not_401() {
+    let gateway = Gateway::new(json!({}));
+    let (mut filter, mut host, _) = gateway.request("/mcp", Some(&token_a()));
+    filter.on_callout_done(&mut host, CalloutId(1), Err(CalloutFailure::Timeout));
+    let reply = host.local_reply.as_ref().unwrap();
+    assert_eq!(
+        reply.status, 503,
+        "the token may be fine: the keys are missing"
+    );
+    assert_eq!(reply_header(&host, "retry-after").as_deref(), Some("10"));
+    assert_eq!(host.counter(AUTHN_TOTAL, &["jwks_unavailable"]), 1);
+    assert_eq!(host.counter(JWKS_FETCHES_TOTAL, &["failed", "initial"]), 1);
+    // Within the retry interval the next request does not hammer the IdP.
+    let (_, host, _) = gateway.request("/mcp", Some(&token_a()));
+    assert!(host.callouts.is_empty());
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 503);
+}
+
+#[test]
 fn max_age_sets_the_keys_lifetime() {
     let mut gateway = Gateway::new(json!({}));
     let (mut filter, mut host, _) = gateway.request("/mcp", Some(&token_a()));

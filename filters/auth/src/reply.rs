@@ -30,6 +30,25 @@ pub fn unauthorized(
     );
 }
 
+/// 503: no keys to verify with yet (the JWKS could not be fetched). Not a 401: the client's
+/// token may be fine, and a 401 would make it throw the token away.
+pub fn keys_unavailable(host: &mut dyn Host, retry_after_seconds: u64) {
+    let body = json!({
+        "error": "temporarily_unavailable",
+        "error_description": "token verification keys are not available yet",
+    });
+    let retry_after = retry_after_seconds.max(1).to_string();
+    host.send_local_reply(
+        503,
+        &[
+            ("retry-after", &retry_after),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        "authz_keys_unavailable",
+    );
+}
+
 /// 403: a policy denied the request.
 pub fn forbidden(
     host: &mut dyn Host,
