@@ -48,6 +48,31 @@ async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavo
         gateway.logs(),
         gateway.envoy.log()
     );
+    // Sampling, elicitation and at least one roots request were relayed and answered.
+    let everything = [("backend", "everything")];
+    let requests = [("backend", "everything"), ("event", "request")];
+    let progress = [("backend", "everything"), ("event", "notification")];
+    for (name, labels, least) in [
+        ("mcp_stream_events_total", &requests[..], 3.0),
+        ("mcp_stream_events_total", &progress[..], 4.0),
+        ("mcp_server_request_rtt_ms_count", &everything[..], 3.0),
+    ] {
+        let got = at_least(&gateway, name, labels, least).await;
+        assert!(got >= least, "{name}{labels:?}: {got} < {least}");
+    }
+}
+
+/// A metric's value once it reached `least` (or whatever it is after a few seconds).
+async fn at_least(gateway: &Gateway, name: &str, labels: &[(&str, &str)], least: f64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let prometheus = gateway.envoy.prometheus().await.expect("admin answers");
+        let got = prometheus.value(name, labels).unwrap_or(0.0);
+        if got >= least || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A 2026-07-28 client cannot be asked questions mid-call through a session-based backend by

@@ -187,6 +187,11 @@ pub trait Host {
     fn monotonic_nanos(&self) -> u64;
     /// Wall-clock time in seconds since the Unix epoch.
     fn unix_seconds(&self) -> u64;
+    /// Wall-clock time in milliseconds since the Unix epoch (comparable across processes, unlike
+    /// [`Host::monotonic_nanos`]).
+    fn unix_millis(&self) -> u64 {
+        self.unix_seconds().saturating_mul(1000)
+    }
 
     /// Fills `buf` with cryptographic-quality random bytes (OS or host CSPRNG), e.g. for AEAD
     /// nonces. On error `buf` must not be used: a predictable nonce breaks AES-GCM.

@@ -445,6 +445,13 @@ impl Host for EnvoyHost<'_> {
             .unwrap_or(0)
     }
 
+    fn unix_millis(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
         // The OS CSPRNG (getrandom(2) on Linux): Envoy's dynamic-module ABI has no random callback.
         getrandom::fill(buf).map_err(|err| {

@@ -1,7 +1,8 @@
-//! A backend's SSE answer to a routed request, rewritten chunk by chunk on its way to the
-//! client: an event whose data is a server→client request (sampling, elicitation, roots) gets
-//! its id and progress token qualified with the backend ([`crate::relay_ids`]), so that the
-//! client's answer can be routed back; every other event passes with its data unchanged.
+//! A backend's SSE stream (the answer to a routed request, or its GET stream), rewritten chunk
+//! by chunk on its way to the client: an event whose data is a server→client request
+//! (sampling, elicitation, roots) gets its id and progress token qualified with the backend
+//! ([`crate::relay_ids`]), so that the client's answer can be routed back; every other event
+//! passes with its data unchanged. Events are counted by kind.
 //! An event split across body chunks is held until its end (bounded: a larger event is dropped
 //! and counted, as the SSE parser skips it).
 
@@ -10,15 +11,64 @@ use serde_json::Value;
 
 use crate::relay_ids::qualify_server_request;
 
+/// What an event carried, for the `mcp_stream_events_total{event}` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventKind {
+    /// A server→client request (sampling, elicitation, roots).
+    Request,
+    /// A notification (progress, log message, list change).
+    Notification,
+    /// A JSON-RPC response (the answer to the routed request).
+    Response,
+    /// Anything else (not JSON-RPC).
+    Other,
+}
+
+impl EventKind {
+    /// Every kind, in tag order.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Request,
+        EventKind::Notification,
+        EventKind::Response,
+        EventKind::Other,
+    ];
+
+    /// The metric tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Request => "request",
+            EventKind::Notification => "notification",
+            EventKind::Response => "response",
+            EventKind::Other => "other",
+        }
+    }
+
+    fn of(message: &Value) -> EventKind {
+        match (message.get("method"), message.get("id")) {
+            (Some(_), Some(id)) if !id.is_null() => EventKind::Request,
+            (Some(_), _) => EventKind::Notification,
+            (None, Some(_)) => EventKind::Response,
+            (None, None) => EventKind::Other,
+        }
+    }
+}
+
 /// What one chunk became.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rewritten {
     /// The bytes to send in place of the chunk (complete events only).
     pub bytes: Vec<u8>,
-    /// Events that carried a server→client request.
-    pub server_requests: usize,
+    /// Complete events by kind, indexed like [`EventKind::ALL`].
+    pub kinds: [usize; 4],
     /// Events dropped for exceeding the size bound.
     pub dropped: usize,
+}
+
+impl Rewritten {
+    /// How many events of `kind` the chunk completed.
+    pub fn count(&self, kind: EventKind) -> usize {
+        self.kinds[kind as usize]
+    }
 }
 
 /// Rewrites one SSE response stream from `backend`.
@@ -36,15 +86,15 @@ impl EventRewriter {
         }
     }
 
-    /// The events `chunk` completes, rewritten where needed, in wire form.
-    pub fn feed(&mut self, chunk: &[u8]) -> Rewritten {
+    /// The events `chunk` completes, rewritten where needed (server→client requests
+    /// qualified as relayed at `now_millis`), in wire form.
+    pub fn feed(&mut self, chunk: &[u8], now_millis: u64) -> Rewritten {
         let mut out = Rewritten::default();
         for item in self.parser.feed(chunk) {
             match item {
                 Ok(mut event) => {
-                    if self.qualify(&mut event) {
-                        out.server_requests += 1;
-                    }
+                    let kind = self.rewrite(&mut event, now_millis);
+                    out.kinds[kind as usize] += 1;
                     event.write_to(&mut out.bytes);
                 }
                 Err(_) => out.dropped += 1,
@@ -53,20 +103,18 @@ impl EventRewriter {
         out
     }
 
-    fn qualify(&self, event: &mut Event) -> bool {
-        // Only JSON-RPC requests carry a `"method"` and an `"id"`; most events are neither
-        // and are not parsed.
-        if !event.data.contains("\"method\"") {
-            return false;
-        }
+    /// Qualifies a server→client request in place; the event's kind.
+    fn rewrite(&self, event: &mut Event, now_millis: u64) -> EventKind {
         let Ok(mut message) = serde_json::from_str::<Value>(&event.data) else {
-            return false;
+            return EventKind::Other;
         };
-        if !qualify_server_request(&self.backend, &mut message) {
-            return false;
+        let kind = EventKind::of(&message);
+        if kind == EventKind::Request
+            && qualify_server_request(&self.backend, now_millis, &mut message)
+        {
+            event.data = message.to_string();
         }
-        event.data = message.to_string();
-        true
+        kind
     }
 }
 
@@ -102,10 +150,13 @@ mod tests {
         ]
         .concat();
         let mut rewriter = EventRewriter::new("everything", 1 << 16);
-        let out = rewriter.feed(stream.as_bytes());
-        assert_eq!((out.server_requests, out.dropped), (1, 0));
+        let out = rewriter.feed(stream.as_bytes(), 7);
+        assert_eq!(out.dropped, 0);
+        assert_eq!(out.count(EventKind::Request), 1);
+        assert_eq!(out.count(EventKind::Notification), 1);
+        assert_eq!(out.count(EventKind::Response), 1);
         let mut expected = sampling.clone();
-        expected["id"] = json!("everything~0");
+        expected["id"] = json!("everything~7~0");
         assert_eq!(data_of(&out.bytes), vec![progress, expected, result]);
         assert!(String::from_utf8(out.bytes).unwrap().contains("id: 2\n"));
     }
@@ -118,12 +169,12 @@ mod tests {
         let mut bytes = Vec::new();
         let mut requests = 0;
         for piece in stream.as_bytes().chunks(5) {
-            let out = rewriter.feed(piece);
-            requests += out.server_requests;
+            let out = rewriter.feed(piece, 3);
+            requests += out.count(EventKind::Request);
             bytes.extend(out.bytes);
         }
         assert_eq!(requests, 1);
-        assert_eq!(data_of(&bytes)[0]["id"], json!("b~\"s\""));
+        assert_eq!(data_of(&bytes)[0]["id"], json!("b~3~\"s\""));
     }
 
     #[test]
@@ -133,7 +184,7 @@ mod tests {
         let small = json!({"jsonrpc": "2.0", "id": 1, "result": {}});
         let stream = [event("1", &big), event("2", &small)].concat();
         let mut rewriter = EventRewriter::new("b", 100);
-        let out = rewriter.feed(stream.as_bytes());
+        let out = rewriter.feed(stream.as_bytes(), 0);
         assert_eq!(out.dropped, 1);
         assert_eq!(data_of(&out.bytes), vec![small]);
     }

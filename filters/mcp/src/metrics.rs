@@ -25,9 +25,16 @@ pub const FANOUT_FAILURES_TOTAL: MetricId = MetricId(2);
 /// `upstream_reinitialized`/<backend>, `upstream_bridged`/<backend> (a session opened for a
 /// sessionless 2026-07-28 client).
 pub const SESSIONS_TOTAL: MetricId = MetricId(3);
+/// `mcp_stream_events_total{backend, event}`: events a backend streamed to a client (routed
+/// SSE answers and GET streams), by kind: `request` (server→client), `notification`,
+/// `response`, `other`.
+pub const STREAM_EVENTS_TOTAL: MetricId = MetricId(4);
+/// `mcp_server_request_rtt_ms{backend}`: from relaying a backend's server→client request to the
+/// client's answer (measured by whichever replica receives the answer).
+pub const SERVER_REQUEST_RTT_MS: MetricId = MetricId(5);
 
 /// Every metric of the filter, indexed by the ids above.
-pub static METRICS: [MetricDef; 4] = [
+pub static METRICS: [MetricDef; 6] = [
     MetricDef {
         name: "mcp_requests_total",
         kind: MetricKind::Counter,
@@ -47,6 +54,16 @@ pub static METRICS: [MetricDef; 4] = [
         name: "mcp_sessions_total",
         kind: MetricKind::Counter,
         tag_keys: &["event", "reason"],
+    },
+    MetricDef {
+        name: "mcp_stream_events_total",
+        kind: MetricKind::Counter,
+        tag_keys: &["backend", "event"],
+    },
+    MetricDef {
+        name: "mcp_server_request_rtt_ms",
+        kind: MetricKind::Histogram,
+        tag_keys: &["backend"],
     },
 ];
 
@@ -129,6 +146,14 @@ mod tests {
             "mcp_fanout_failures_total"
         );
         assert_eq!(METRICS[SESSIONS_TOTAL.0].name, "mcp_sessions_total");
+        assert_eq!(
+            METRICS[STREAM_EVENTS_TOTAL.0].name,
+            "mcp_stream_events_total"
+        );
+        assert_eq!(
+            METRICS[SERVER_REQUEST_RTT_MS.0].name,
+            "mcp_server_request_rtt_ms"
+        );
     }
 
     #[test]

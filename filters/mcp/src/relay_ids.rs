@@ -1,27 +1,49 @@
 //! The ids a client sees for what a backend asks of it. A server→client request's id (and the
-//! progress token it asks the client to report with) becomes `<backend>~<original as JSON>`,
-//! so the client's answer, or its progress report, names the backend that asked and carries
-//! the original back: no gateway process keeps any state for it, and requests from two
-//! backends that happen to use the same id stay distinct. Backend names cannot hold `~`
-//! (config validation), so the first `~` ends the name.
+//! progress token it asks the client to report with) becomes
+//! `<backend>~<unix ms when relayed>~<original as JSON>`, so the client's answer, or its
+//! progress report, names the backend that asked and carries the original back, and the
+//! answer's round-trip time can be measured, with no state in any gateway process (another
+//! replica may receive the answer); requests from two backends that happen to use the same id
+//! stay distinct. Backend names cannot hold `~` (config validation), so the first `~` ends the
+//! name.
 
 use serde_json::Value;
 
-/// Between the backend name and the original id.
+/// Between the backend name, the time and the original id.
 pub const SEPARATOR: char = '~';
 
-/// The client-facing form of `original` (a string or number) from `backend`.
-pub fn qualify(backend: &str, original: &Value) -> Value {
-    Value::String(format!("{backend}{SEPARATOR}{original}"))
+/// A qualified id taken apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qualified<'a> {
+    /// The backend that asked.
+    pub backend: &'a str,
+    /// Unix milliseconds when the gateway relayed the request.
+    pub sent_millis: u64,
+    /// The backend's own id (a string or number).
+    pub original: Value,
 }
 
-/// The backend and original id of a qualified id; `None` for anything the gateway did not
-/// issue (wrong type, no separator, an original that is not a string or number).
-pub fn unqualify(value: &Value) -> Option<(&str, Value)> {
-    let (backend, original) = value.as_str()?.split_once(SEPARATOR)?;
+/// The client-facing form of `original` (a string or number) from `backend`, relayed at
+/// `now_millis`.
+pub fn qualify(backend: &str, now_millis: u64, original: &Value) -> Value {
+    Value::String(format!(
+        "{backend}{SEPARATOR}{now_millis}{SEPARATOR}{original}"
+    ))
+}
+
+/// The parts of a qualified id; `None` for anything the gateway did not issue (wrong type,
+/// missing parts, an original that is not a string or number).
+pub fn unqualify(value: &Value) -> Option<Qualified<'_>> {
+    let (backend, rest) = value.as_str()?.split_once(SEPARATOR)?;
+    let (sent, original) = rest.split_once(SEPARATOR)?;
+    let sent_millis = sent.parse().ok()?;
     match serde_json::from_str(original).ok()? {
         original @ (Value::String(_) | Value::Number(_)) if !backend.is_empty() => {
-            Some((backend, original))
+            Some(Qualified {
+                backend,
+                sent_millis,
+                original,
+            })
         }
         _ => None,
     }
@@ -30,7 +52,7 @@ pub fn unqualify(value: &Value) -> Option<(&str, Value)> {
 /// Qualifies a message a backend sent the client when it is a request (it has a `method` and
 /// an `id`): its id and its `params._meta.progressToken`. Returns whether anything changed;
 /// notifications and responses stay as they are.
-pub fn qualify_server_request(backend: &str, message: &mut Value) -> bool {
+pub fn qualify_server_request(backend: &str, now_millis: u64, message: &mut Value) -> bool {
     let Some(object) = message.as_object_mut() else {
         return false;
     };
@@ -43,14 +65,14 @@ pub fn qualify_server_request(backend: &str, message: &mut Value) -> bool {
     else {
         return false;
     };
-    *id = qualify(backend, id);
+    *id = qualify(backend, now_millis, id);
     let token = object
         .get_mut("params")
         .and_then(|p| p.get_mut("_meta"))
         .and_then(|m| m.get_mut("progressToken"))
         .filter(|t| t.is_string() || t.is_number());
     if let Some(token) = token {
-        *token = qualify(backend, token);
+        *token = qualify(backend, now_millis, token);
     }
     true
 }
@@ -61,7 +83,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn ids_round_trip_with_their_backend() {
+    fn ids_round_trip_with_their_backend_and_time() {
         for original in [
             json!(0),
             json!(42),
@@ -69,16 +91,20 @@ mod tests {
             json!("abc"),
             json!("a~b\"c"),
         ] {
-            let qualified = qualify("everything", &original);
+            let qualified = qualify("everything", 1_700_000_000_123, &original);
             assert!(qualified.is_string());
             assert_eq!(
                 unqualify(&qualified),
-                Some(("everything", original.clone())),
+                Some(Qualified {
+                    backend: "everything",
+                    sent_millis: 1_700_000_000_123,
+                    original: original.clone(),
+                }),
                 "{original}"
             );
         }
-        assert_eq!(qualify("b-1", &json!(7)), json!("b-1~7"));
-        assert_eq!(qualify("b", &json!("x")), json!("b~\"x\""));
+        assert_eq!(qualify("b-1", 5, &json!(7)), json!("b-1~5~7"));
+        assert_eq!(qualify("b", 5, &json!("x")), json!("b~5~\"x\""));
     }
 
     #[test]
@@ -86,11 +112,13 @@ mod tests {
         for value in [
             json!(7),
             json!("plain"),
-            json!("~7"),
-            json!("b~"),
-            json!("b~not json"),
-            json!("b~{\"a\":1}"),
-            json!("b~null"),
+            json!("~5~7"),
+            json!("b~5~"),
+            json!("b~7"),
+            json!("b~soon~7"),
+            json!("b~5~not json"),
+            json!("b~5~{\"a\":1}"),
+            json!("b~5~null"),
             json!(null),
         ] {
             assert_eq!(unqualify(&value), None, "{value}");
@@ -101,17 +129,17 @@ mod tests {
     fn server_requests_get_qualified_ids_and_progress_tokens() {
         let mut request = json!({"jsonrpc": "2.0", "id": 3, "method": "sampling/createMessage",
             "params": {"_meta": {"progressToken": "p1"}, "maxTokens": 5}});
-        assert!(qualify_server_request("a", &mut request));
-        assert_eq!(request["id"], json!("a~3"));
+        assert!(qualify_server_request("a", 9, &mut request));
+        assert_eq!(request["id"], json!("a~9~3"));
         assert_eq!(
             request["params"]["_meta"]["progressToken"],
-            json!("a~\"p1\"")
+            json!("a~9~\"p1\"")
         );
         assert_eq!(request["params"]["maxTokens"], json!(5));
 
         let mut roots = json!({"jsonrpc": "2.0", "id": "r", "method": "roots/list"});
-        assert!(qualify_server_request("a", &mut roots));
-        assert_eq!(roots["id"], json!("a~\"r\""));
+        assert!(qualify_server_request("a", 9, &mut roots));
+        assert_eq!(roots["id"], json!("a~9~\"r\""));
     }
 
     #[test]
@@ -124,7 +152,7 @@ mod tests {
             json!("not an object"),
         ] {
             let mut rewritten = message.clone();
-            assert!(!qualify_server_request("a", &mut rewritten));
+            assert!(!qualify_server_request("a", 9, &mut rewritten));
             assert_eq!(rewritten, message);
         }
     }

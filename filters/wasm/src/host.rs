@@ -216,6 +216,10 @@ impl Host for WasmHost<'_> {
             .unwrap_or(0)
     }
 
+    fn unix_millis(&self) -> u64 {
+        abi::wall_clock_nanos().map(|n| n / 1_000_000).unwrap_or(0)
+    }
+
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
         abi::random_bytes(buf).map_err(|err| {
             log::error!("random_bytes: {err}");

@@ -127,10 +127,13 @@ impl McpFilter {
 
     /// Events of a backend stream, rewritten for the client.
     pub(super) fn merged_data(&mut self, host: &mut dyn Host, id: StreamId, data: &[u8]) {
-        let Some((_, rewriter)) = self.merged.as_mut().and_then(|m| m.open.get_mut(&id)) else {
+        let now = host.unix_millis();
+        let Some((index, rewriter)) = self.merged.as_mut().and_then(|m| m.open.get_mut(&id)) else {
             return;
         };
-        let rewritten = rewriter.feed(data);
+        let index = *index;
+        let rewritten = rewriter.feed(data, now);
+        self.count_events(host, index, &rewritten);
         if !rewritten.bytes.is_empty() {
             if let Err(err) = host.send_response_data(&rewritten.bytes, false) {
                 host.log(LogLevel::Debug, format_args!("mcp: merged stream: {err}"));

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::replies::Reply;
 use super::{McpFilter, Phase};
-use crate::event_rewrite::EventRewriter;
-use crate::metrics::CLIENT_RESPONSE;
-use crate::relay_ids::unqualify;
+use crate::event_rewrite::{EventKind, EventRewriter, Rewritten};
+use crate::metrics::{CLIENT_RESPONSE, SERVER_REQUEST_RTT_MS, STREAM_EVENTS_TOTAL};
+use crate::relay_ids::{unqualify, Qualified};
 use crate::routing::FanOutMethod;
 
 impl McpFilter {
@@ -21,10 +21,13 @@ impl McpFilter {
     pub(super) fn relay_response(&mut self, host: &mut dyn Host, response: &Response) -> Action {
         self.method = CLIENT_RESPONSE;
         let mut message = Message::Response(response.clone()).to_value();
-        let Some((index, original)) = self.qualified_target(message.get("id")) else {
+        let Some((index, qualified)) = self.qualified_target(message.get("id")) else {
             return self.unknown_target(host, "a response to a request this gateway did not relay");
         };
-        message["id"] = original;
+        let rtt = host.unix_millis().saturating_sub(qualified.sent_millis);
+        let backend = self.settings.backends[index].name.as_str();
+        host.histogram_record(SERVER_REQUEST_RTT_MS, &[backend], rtt);
+        message["id"] = qualified.original;
         self.send_routed(
             host,
             index,
@@ -45,24 +48,35 @@ impl McpFilter {
         if notification.method == "notifications/progress" {
             let mut value = message.to_value();
             let token = value.pointer("/params/progressToken");
-            let Some((index, original)) = self.qualified_target(token) else {
+            let Some((index, qualified)) = self.qualified_target(token) else {
                 return self.fan_out(host, FanOutMethod::ClientNotification, message);
             };
-            value["params"]["progressToken"] = original;
+            value["params"]["progressToken"] = qualified.original;
             return self.send_routed(host, index, value.to_string().into_bytes(), Id::Null, false);
         }
         self.fan_out(host, FanOutMethod::ClientNotification, message)
     }
 
-    /// The backend index and original value of a qualified id or token.
-    fn qualified_target(&self, value: Option<&Value>) -> Option<(usize, Value)> {
-        let (backend, original) = unqualify(value?)?;
+    /// The backend index and parts of a qualified id or token.
+    fn qualified_target<'v>(&self, value: Option<&'v Value>) -> Option<(usize, Qualified<'v>)> {
+        let qualified = unqualify(value?)?;
         let index = self
             .settings
             .backends
             .iter()
-            .position(|b| b.name == backend)?;
-        Some((index, original))
+            .position(|b| b.name == qualified.backend)?;
+        Some((index, qualified))
+    }
+
+    /// Counts a backend stream's events by kind.
+    pub(super) fn count_events(&self, host: &mut dyn Host, index: usize, events: &Rewritten) {
+        let backend = self.settings.backends[index].name.as_str();
+        for kind in EventKind::ALL {
+            let n = events.count(kind);
+            if n > 0 {
+                host.counter_add(STREAM_EVENTS_TOTAL, &[backend, kind.as_str()], n as u64);
+            }
+        }
     }
 
     fn unknown_target(&mut self, host: &mut dyn Host, why: &str) -> Action {
@@ -97,7 +111,10 @@ impl McpFilter {
         let Some(events) = &mut self.events else {
             return;
         };
-        let rewritten = events.feed(&host.body(Direction::Response));
+        let rewritten = events.feed(&host.body(Direction::Response), host.unix_millis());
+        if let Some(index) = self.backend {
+            self.count_events(host, index, &rewritten);
+        }
         if rewritten.dropped > 0 {
             host.log(
                 LogLevel::Warn,

@@ -60,7 +60,7 @@ fn one_streaming_backend_serves_the_get_stream_through_the_router() {
         b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"roots/list\"}\n\n".to_vec();
     filter.on_response_body(&mut host, false);
     assert!(
-        String::from_utf8_lossy(&host.response_body).contains(r#""id":"a~1""#),
+        String::from_utf8_lossy(&host.response_body).contains(r#""id":"a~1700000000000~1""#),
         "{}",
         String::from_utf8_lossy(&host.response_body)
     );
@@ -129,7 +129,7 @@ fn with_streamed_callouts_every_backend_stream_is_merged_into_one() {
     filter.on_stream_data(&mut host, a, &roots[20..], false);
     let body = String::from_utf8(host.streamed_body.clone()).unwrap();
     assert!(body.contains("notifications/tools/list_changed"), "{body}");
-    assert!(body.contains(r#""id":"a~4""#), "{body}");
+    assert!(body.contains(r#""id":"a~1700000000000~4""#), "{body}");
     assert!(!host.streamed_ended);
 
     filter.on_stream_end(&mut host, a, true);

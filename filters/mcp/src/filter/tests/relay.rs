@@ -3,6 +3,7 @@
 
 use super::fan_out::{header, initialize};
 use super::*;
+use crate::metrics::{SERVER_REQUEST_RTT_MS, STREAM_EVENTS_TOTAL};
 use ai_gateway_core::{CalloutId, CalloutResponse};
 
 fn in_session(token: &str) -> FakeHost {
@@ -60,9 +61,11 @@ fn server_requests_in_a_routed_sse_answer_get_backend_qualified_ids() {
     host.response_body = second.to_vec();
     filter.on_response_body(&mut host, true);
     let mut expected = sampling.clone();
-    expected["id"] = json!("a~0");
-    expected["params"]["_meta"]["progressToken"] = json!("a~4");
+    expected["id"] = json!("a~1700000000000~0");
+    expected["params"]["_meta"]["progressToken"] = json!("a~1700000000000~4");
     assert_eq!(events(&host.response_body), vec![expected]);
+    let streamed = |kind: &str| host.counter(STREAM_EVENTS_TOTAL, &["a", kind]);
+    assert_eq!((streamed("notification"), streamed("request")), (1, 1));
 }
 
 #[test]
@@ -75,7 +78,7 @@ fn a_json_answer_passes_untouched() {
         ("content-type".into(), "application/json".into()),
     ];
     filter.on_response_headers(&mut host, false);
-    let body = br#"{"jsonrpc":"2.0","id":"x~1","method":"sampling/createMessage"}"#;
+    let body = br#"{"jsonrpc":"2.0","id":"x~5~1","method":"sampling/createMessage"}"#;
     host.response_body = body.to_vec();
     filter.on_response_body(&mut host, true);
     assert_eq!(host.response_body, body.to_vec());
@@ -86,7 +89,8 @@ fn the_clients_answer_goes_to_the_backend_that_asked_with_its_own_id() {
     let token = initialize();
     let mut filter = filter();
     let mut host = in_session(&token);
-    let answer = json!({"jsonrpc": "2.0", "id": "a~0",
+    // Relayed 1.5 s before the fake host's clock.
+    let answer = json!({"jsonrpc": "2.0", "id": "a~1699999998500~0",
                         "result": {"role": "assistant", "content": {"type": "text", "text": "hi"}}});
     assert_eq!(
         send(&mut filter, &mut host, &answer.to_string()),
@@ -108,11 +112,21 @@ fn the_clients_answer_goes_to_the_backend_that_asked_with_its_own_id() {
     filter.on_response_headers(&mut host, true);
     filter.on_stream_done(&mut host);
     assert_eq!(counted(&host, "response", "a", "none", "2xx"), 1);
+    assert_eq!(
+        host.histograms
+            .get(&(SERVER_REQUEST_RTT_MS.0, vec!["a".to_string()])),
+        Some(&vec![1500])
+    );
 }
 
 #[test]
 fn an_answer_to_an_id_the_gateway_did_not_relay_is_400() {
-    for id in [json!(0), json!("plain"), json!("nobackend~0")] {
+    for id in [
+        json!(0),
+        json!("plain"),
+        json!("a~0"),
+        json!("nobackend~5~0"),
+    ] {
         let mut host = post(&[]);
         let answer = json!({"jsonrpc": "2.0", "id": id, "result": {}});
         send(&mut filter(), &mut host, &answer.to_string());
@@ -134,7 +148,7 @@ fn progress_on_a_qualified_token_goes_to_its_backend() {
     let mut filter = filter();
     let mut host = post(&[]);
     let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                          "params": {"progressToken": "b~\"t\"", "progress": 2}});
+                          "params": {"progressToken": "b~5~\"t\"", "progress": 2}});
     assert_eq!(
         send(&mut filter, &mut host, &progress.to_string()),
         Action::Continue
