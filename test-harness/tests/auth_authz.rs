@@ -29,6 +29,7 @@ per_flavour!(
     cel_rule_denies_by_method_and_path,
     invalid_policy_is_refused_naming_the_field,
     oidc_discovery_finds_the_jwks,
+    cel_rule_over_the_a2a_method_in_the_body,
 );
 
 /// The issuer and audience the gateway accepts.
@@ -461,4 +462,51 @@ async fn oidc_discovery_finds_the_jwks(flavour: Flavour) {
     assert_eq!(gw.idp.discovery_requests(), 1);
     assert_eq!(gw.idp.jwks_requests(), 1);
     assert_eq!(gw.fetches("ok", "initial", 1.0).await, 1.0);
+}
+
+async fn cel_rule_over_the_a2a_method_in_the_body(flavour: Flavour) {
+    let gw = gateway(
+        flavour,
+        json!({
+            "inspectBody": "a2a",
+            "policies": [{
+                "name": "readers-read",
+                "when": "a2a.method != 'GetTask'",
+                "allow": "'writer' in jwt.roles"
+            }]
+        }),
+    )
+    .await;
+    let reader = gw.key.sign(&claims(json!({})));
+    let writer = gw.key.sign(&claims(json!({ "roles": ["writer"] })));
+    let call = |method: &str| {
+        json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": { "id": "t1" } }).to_string()
+    };
+    let cases = [
+        ("GetTask", &reader, 200),
+        ("SendMessage", &reader, 403),
+        ("SendMessage", &writer, 200),
+    ];
+    for (method, token, status) in cases {
+        let response = http()
+            .post(format!("{}/a2a/demo/", gw.envoy.gateway_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(call(method))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(response.status().as_u16(), status, "{method}");
+    }
+    let bodies: Vec<String> = gw
+        .upstream
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![call("GetTask"), call("SendMessage")],
+        "bodies reach upstream whole"
+    );
 }

@@ -7,6 +7,7 @@ use ai_gateway_core::{parse_config, ConfigError};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 
+use crate::body::BodyProtocol;
 use crate::discovery::{configuration_path, split_url, UrlParts};
 use crate::keys::KeySet;
 use crate::metadata::{MetadataEndpoint, ResourceMetadata};
@@ -48,6 +49,10 @@ struct RawConfig {
     policies: Vec<RuleConfig>,
     #[serde(default = "default_cache_size")]
     token_cache_size: usize,
+    #[serde(default)]
+    inspect_body: Option<BodyProtocol>,
+    #[serde(default = "default_max_body")]
+    max_body_bytes: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +158,9 @@ fn default_max_interval() -> u64 {
 fn default_cache_size() -> usize {
     1_024
 }
+fn default_max_body() -> usize {
+    64 * 1024
+}
 
 /// Where the keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +214,10 @@ pub struct Settings {
     pub policies: PolicySet,
     /// Verified tokens remembered per process.
     pub token_cache_size: usize,
+    /// The protocol whose request bodies feed the policies, when a rule reads its variable.
+    pub inspect_body: Option<BodyProtocol>,
+    /// Largest body held for inspection (413 beyond).
+    pub max_body_bytes: usize,
 }
 
 impl Settings {
@@ -267,6 +279,10 @@ impl Settings {
             forward_token: raw.forward_token,
             claim_headers: claim_headers(raw.claim_headers)?,
             metadata: raw.resource_metadata.map(metadata).transpose()?,
+            inspect_body: raw
+                .inspect_body
+                .filter(|protocol| policies.uses_variable(protocol.variable())),
+            max_body_bytes: raw.max_body_bytes,
             policies,
             token_cache_size: raw.token_cache_size,
         })

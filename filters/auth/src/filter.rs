@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
 use jsonwebtoken::AlgorithmFamily;
 
+use crate::body;
 use crate::config::{JwksSource, Settings};
 use crate::fetch::{self, Fetched, Step};
 use crate::keys::Lookup;
@@ -34,6 +35,8 @@ enum Stage {
         reason: FetchReason,
         token: String,
     },
+    /// Authenticated; the policies wait for the whole body (`inspectBody`).
+    AwaitingBody,
     /// Allowed: the request flows.
     Allowed,
     /// Answered locally.
@@ -57,6 +60,12 @@ pub struct AuthzFilter {
     stage: Stage,
     method: String,
     path: String,
+    /// Whether the policies read this request's body (configured, and the request has one).
+    needs_body: bool,
+    /// The complete body, once read (only when `needs_body`).
+    body: Option<Vec<u8>>,
+    /// The authenticated caller (`None`: anonymous).
+    identity: Option<Arc<Identity>>,
 }
 
 impl AuthzFilter {
@@ -68,6 +77,9 @@ impl AuthzFilter {
             stage: Stage::Checking,
             method: String::new(),
             path: String::new(),
+            needs_body: false,
+            body: None,
+            identity: None,
         }
     }
 
@@ -81,7 +93,7 @@ impl AuthzFilter {
         let cached = self.shared.cache().get(&hash, generation, now);
         if let Some(identity) = cached {
             host.counter_add(AUTHN_TOTAL, &["ok"], 1);
-            return self.authorize(host, Some(identity));
+            return self.admit(host, Some(identity));
         }
         let parsed = match parse(token) {
             Ok(parsed) => parsed,
@@ -116,7 +128,7 @@ impl AuthzFilter {
                     generation,
                     now,
                 );
-                self.authorize(host, Some(identity))
+                self.admit(host, Some(identity))
             }
             Err(failure) => self.refuse(host, failure),
         }
@@ -219,42 +231,10 @@ impl AuthzFilter {
         self.authenticate(host, &token, true)
     }
 
-    fn authorize(&mut self, host: &mut dyn Host, identity: Option<Arc<Identity>>) -> Verdict {
+    /// The caller is authenticated (or anonymous): forward its identity, then authorize now,
+    /// or once the body is complete when the policies read it.
+    fn admit(&mut self, host: &mut dyn Host, identity: Option<Arc<Identity>>) -> Verdict {
         let settings = Arc::clone(&self.settings);
-        if !settings.policies.is_empty() {
-            let context = Context {
-                jwt: identity.as_ref().map(|i| i.cel.clone()),
-                // The decision is the last use of method and path.
-                request: RequestInfo {
-                    method: std::mem::take(&mut self.method),
-                    path: std::mem::take(&mut self.path),
-                    headers: if settings.policies.uses_headers() {
-                        host.headers(Direction::Request)
-                    } else {
-                        Vec::new()
-                    },
-                },
-                ..Context::default()
-            };
-            let decision = settings.policies.evaluate(&context, |policy, outcome| {
-                host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1)
-            });
-            if let Decision::Deny {
-                policy,
-                scope,
-                error,
-            } = decision
-            {
-                if let Some(error) = error {
-                    host.log(
-                        LogLevel::Warn,
-                        format_args!("authz: policy {policy} failed, request denied: {error}"),
-                    );
-                }
-                reply::forbidden(host, settings.metadata.as_ref(), &policy, scope.as_deref());
-                return Verdict::Replied;
-            }
-        }
         if let Some(identity) = &identity {
             for forward in &settings.claim_headers {
                 if let Some(value) = identity.claims.get(&forward.claim).and_then(header_value) {
@@ -265,7 +245,60 @@ impl AuthzFilter {
         if !settings.forward_token {
             host.remove_header(Direction::Request, settings.token_source.header_name());
         }
-        Verdict::Allowed
+        self.identity = identity;
+        if self.needs_body && self.body.is_none() {
+            self.stage = Stage::AwaitingBody;
+            return Verdict::Waiting;
+        }
+        self.authorize(host)
+    }
+
+    fn authorize(&mut self, host: &mut dyn Host) -> Verdict {
+        let settings = Arc::clone(&self.settings);
+        if settings.policies.is_empty() {
+            return Verdict::Allowed;
+        }
+        let mut context = Context {
+            jwt: self.identity.as_ref().map(|i| Arc::clone(&i.cel)),
+            // The decision is the last use of method and path.
+            request: RequestInfo {
+                method: std::mem::take(&mut self.method),
+                path: std::mem::take(&mut self.path),
+                headers: if settings.policies.uses_headers() {
+                    host.headers(Direction::Request)
+                } else {
+                    Vec::new()
+                },
+            },
+            ..Context::default()
+        };
+        if let (Some(protocol), Some(body)) = (settings.inspect_body, &self.body) {
+            if let Err(error) = body::fill(protocol, body, &mut context) {
+                host.counter_add(DECISIONS_TOTAL, &["body", "error"], 1);
+                reply::bad_request(host, &error.to_string());
+                return Verdict::Replied;
+            }
+        }
+        let decision = settings.policies.evaluate(&context, |policy, outcome| {
+            host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1)
+        });
+        match decision {
+            Decision::Allow => Verdict::Allowed,
+            Decision::Deny {
+                policy,
+                scope,
+                error,
+            } => {
+                if let Some(error) = error {
+                    host.log(
+                        LogLevel::Warn,
+                        format_args!("authz: policy {policy} failed, request denied: {error}"),
+                    );
+                }
+                reply::forbidden(host, settings.metadata.as_ref(), &policy, scope.as_deref());
+                Verdict::Replied
+            }
+        }
     }
 
     fn settle(&mut self, verdict: Verdict) -> Action {
@@ -300,8 +333,9 @@ fn header_value(claim: &serde_json::Value) -> Option<String> {
 }
 
 impl HttpFilter for AuthzFilter {
-    fn on_request_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+    fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         let settings = Arc::clone(&self.settings);
+        self.needs_body = settings.inspect_body.is_some() && !end_of_stream;
         let names = [":method", ":path", settings.token_source.header_name()];
         let [method, path, credential]: [Option<String>; 3] = host
             .header_values(Direction::Request, &names)
@@ -324,7 +358,7 @@ impl HttpFilter for AuthzFilter {
             Ok(token) => self.authenticate(host, token, false),
             Err(TokenError::Missing) if settings.allow_anonymous => {
                 host.counter_add(AUTHN_TOTAL, &["anonymous"], 1);
-                self.authorize(host, None)
+                self.admit(host, None)
             }
             Err(TokenError::Missing) => {
                 host.counter_add(AUTHN_TOTAL, &["missing"], 1);
@@ -336,10 +370,31 @@ impl HttpFilter for AuthzFilter {
         self.settle(verdict)
     }
 
-    fn on_request_body(&mut self, _host: &mut dyn Host, _end_of_stream: bool) -> Action {
+    fn on_request_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         // Until the decision, the body waits (a Continue here would let the request through).
         match self.stage {
-            Stage::Allowed => Action::Continue,
+            Stage::Allowed => return Action::Continue,
+            Stage::Replied => return Action::Pause,
+            Stage::Checking | Stage::Fetching { .. } | Stage::AwaitingBody => {}
+        }
+        if !self.needs_body || self.body.is_some() {
+            return Action::Pause;
+        }
+        let body = host.body(Direction::Request);
+        if body.len() > self.settings.max_body_bytes {
+            reply::too_large(host, self.settings.max_body_bytes);
+            return self.settle(Verdict::Replied);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.body = Some(body);
+        match self.stage {
+            Stage::AwaitingBody => {
+                let verdict = self.authorize(host);
+                self.settle(verdict)
+            }
+            // Still fetching keys: the decision comes with the callout's answer.
             _ => Action::Pause,
         }
     }

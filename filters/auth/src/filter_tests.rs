@@ -469,3 +469,114 @@ fn inline_keys_and_cookie_source() {
     assert_eq!(action, Action::Continue);
     assert!(host.callouts.is_empty());
 }
+
+/// A POST with `body` through a gateway whose policies read MCP bodies: headers, then the
+/// whole body in one chunk. Returns the host and the body callback's action.
+fn post_mcp(gateway: &Gateway, body: &Value) -> (Box<dyn HttpFilter>, FakeHost, Action, Action) {
+    let token = token_a();
+    let mut host = gateway.host(&[
+        (":method", "POST"),
+        (":path", "/mcp"),
+        ("authorization", &token),
+    ]);
+    let mut filter = gateway.factory.new_filter();
+    let headers = filter.on_request_headers(&mut host, false);
+    host.request_body = body.to_string().into_bytes();
+    let body_action = filter.on_request_body(&mut host, true);
+    (filter, host, headers, body_action)
+}
+
+fn mcp_gateway() -> Gateway {
+    Gateway::new(json!({
+        "inspectBody": "mcp",
+        "maxBodyBytes": 256,
+        "policies": [{
+            "name": "search-only",
+            "when": "mcp.method == 'tools/call'",
+            "allow": "mcp.tool.endsWith('_search') && mcp.arguments.limit <= 10",
+            "scope": "tools:write"
+        }]
+    }))
+}
+
+fn tool_call(name: &str, limit: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+           "params": {"name": name, "arguments": {"limit": limit}}})
+}
+
+#[test]
+fn mcp_body_rules_decide_once_the_body_is_complete() {
+    let gateway = mcp_gateway();
+    prime(&gateway, &[key_a()]);
+    let (_, host, headers, body) = post_mcp(&gateway, &tool_call("gh_search", 5));
+    assert_eq!((headers, body), (Action::Pause, Action::Continue));
+    assert!(host.local_reply.is_none());
+    assert_eq!(header(&host, "x-user").as_deref(), Some("alice"));
+
+    let cases = [tool_call("gh_delete", 5), tool_call("gh_search", 50)];
+    for call in cases {
+        let (_, host, _, body) = post_mcp(&gateway, &call);
+        assert_eq!(body, Action::Pause, "{call}");
+        assert_eq!(host.local_reply.as_ref().unwrap().status, 403, "{call}");
+        assert_eq!(host.counter(DECISIONS_TOTAL, &["search-only", "deny"]), 1);
+    }
+    let listing = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let (_, _, _, body) = post_mcp(&gateway, &listing);
+    assert_eq!(
+        body,
+        Action::Continue,
+        "the rule does not apply to listings"
+    );
+}
+
+#[test]
+fn inspected_bodies_are_bounded_and_batches_refused() {
+    let gateway = mcp_gateway();
+    prime(&gateway, &[key_a()]);
+    let big = tool_call(&"x".repeat(300), 1);
+    let (_, host, _, body) = post_mcp(&gateway, &big);
+    assert_eq!(body, Action::Pause);
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 413);
+    let batch = json!([tool_call("gh_search", 1)]);
+    let (_, host, _, _) = post_mcp(&gateway, &batch);
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 400);
+}
+
+#[test]
+fn body_that_arrived_during_the_key_fetch_is_judged_after_it() {
+    let gateway = mcp_gateway();
+    let (mut filter, mut host, headers, body) = post_mcp(&gateway, &tool_call("gh_delete", 1));
+    assert_eq!((headers, body), (Action::Pause, Action::Pause));
+    filter.on_callout_done(&mut host, CalloutId(1), Ok(jwks_response(&[key_a()], None)));
+    assert!(host.resumed.is_empty());
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
+
+    let (mut filter, mut host, _, _) = post_mcp(&gateway, &tool_call("gh_search", 1));
+    assert!(host.callouts.is_empty(), "keys cached by now");
+    filter.on_callout_done(&mut host, CalloutId(1), Ok(jwks_response(&[key_a()], None)));
+    assert!(host.local_reply.is_none());
+}
+
+#[test]
+fn llm_model_rule() {
+    let gateway = Gateway::new(json!({
+        "inspectBody": "llm",
+        "policies": [{ "name": "small-models", "allow": "llm.model.startsWith('gpt-4o-mini')" }]
+    }));
+    prime(&gateway, &[key_a()]);
+    let token = token_a();
+    for (model, allowed) in [("gpt-4o-mini", true), ("o3-pro", false)] {
+        let mut host = gateway.host(&[
+            (":method", "POST"),
+            (":path", "/v1/chat/completions"),
+            ("authorization", &token),
+        ]);
+        let mut filter = gateway.factory.new_filter();
+        assert_eq!(filter.on_request_headers(&mut host, false), Action::Pause);
+        host.request_body = json!({"model": model, "messages": []})
+            .to_string()
+            .into_bytes();
+        let action = filter.on_request_body(&mut host, true);
+        assert_eq!(action == Action::Continue, allowed, "{model}");
+    }
+}

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 
+pub mod body;
 mod config;
 pub mod discovery;
 mod fetch;

@@ -76,6 +76,31 @@ pub fn forbidden(
     );
 }
 
+/// 400: a body the policies cannot judge.
+pub fn bad_request(host: &mut dyn Host, description: &str) {
+    let body = json!({ "error": "invalid_request", "error_description": description });
+    host.send_local_reply(
+        400,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+        "authz_bad_body",
+    );
+}
+
+/// 413: a body larger than `maxBodyBytes` on a route whose policies read bodies.
+pub fn too_large(host: &mut dyn Host, limit: usize) {
+    let body = json!({
+        "error": "request_too_large",
+        "error_description": format!("bodies are inspected up to {limit} bytes"),
+    });
+    host.send_local_reply(
+        413,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+        "authz_body_too_large",
+    );
+}
+
 const CORS: [(&str, &str); 3] = [
     ("access-control-allow-origin", "*"),
     ("access-control-allow-methods", "GET, OPTIONS"),

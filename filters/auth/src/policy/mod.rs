@@ -176,6 +176,14 @@ impl PolicySet {
         self.uses_headers
     }
 
+    /// Whether a rule references variable `name` (`jwt`, `request`, `mcp`, `a2a`, `llm`).
+    pub fn uses_variable(&self, name: &str) -> bool {
+        VARIABLES
+            .iter()
+            .zip(self.uses)
+            .any(|(variable, used)| *variable == name && used)
+    }
+
     /// The names of the rules, in order (the bounded `policy` tag values).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.name.as_str())
