@@ -235,6 +235,25 @@ def test_openai_stream_reset_mid_way_raises() -> None:
         list(stream)
 
 
+def test_openai_stop_and_max_tokens_end_the_answer() -> None:
+    hello = [{"role": "user", "content": "hello there"}]
+    stopped = oai().chat.completions.create(model="gpt-4o", messages=hello, stop=["there"])
+    assert stopped.choices[0].message.content == "echo: hello "
+    assert stopped.choices[0].finish_reason == "stop"
+    cut = oai().chat.completions.create(model="gpt-4o", messages=hello, max_completion_tokens=2)
+    assert cut.choices[0].message.content == "echo: hello"
+    assert cut.choices[0].finish_reason == "length"
+
+
+def test_openai_reasoning_counts_reasoning_tokens() -> None:
+    completion = oai().chat.completions.create(
+        model="gpt-5", messages=[{"role": "user", "content": "think"}], reasoning_effort="low"
+    )
+    assert completion.choices[0].message.content == "echo: think"
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 3
+    assert completion.usage.completion_tokens == 2 + 3
+
+
 def test_openai_models_list() -> None:
     ids = [m.id for m in oai().models.list()]
     assert "gpt-4o" in ids
@@ -314,6 +333,50 @@ def test_anthropic_structured_output_parses_into_the_model() -> None:
     )
     assert isinstance(message.parsed_output, Weather)
     assert last_body(ANTHROPIC_URL)["output_config"]["format"]["type"] == "json_schema"
+
+
+def test_anthropic_stop_sequence_and_max_tokens_end_the_answer() -> None:
+    hello = [{"role": "user", "content": "hello there"}]
+    stopped = claude().messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=hello, stop_sequences=["there"])
+    assert stopped.content[0].text == "echo: hello "
+    assert stopped.stop_reason == "stop_sequence" and stopped.stop_sequence == "there"
+    cut = claude().messages.create(model="claude-sonnet-4-5", max_tokens=2, messages=hello)
+    assert cut.content[0].text == "echo: hello"
+    assert cut.stop_reason == "max_tokens"
+
+
+def test_anthropic_thinking_blocks_come_first_and_stream_with_a_signature() -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    message = claude().messages.create(
+        model="claude-sonnet-4-5", max_tokens=2000, thinking=thinking,
+        messages=[{"role": "user", "content": "think"}],
+    )
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].thinking == "thinking about: think" and message.content[0].signature
+    with claude().messages.stream(
+        model="claude-sonnet-4-5", max_tokens=2000, thinking=thinking,
+        messages=[{"role": "user", "content": "think"}],
+    ) as stream:
+        deltas = [e.delta.type for e in stream if e.type == "content_block_delta"]
+        final = stream.get_final_message()
+    assert "thinking_delta" in deltas and "signature_delta" in deltas
+    assert final.content[0].thinking == "thinking about: think"
+    assert final.content[0].signature == message.content[0].signature
+    assert final.content[1].text == "echo: think"
+
+
+def test_anthropic_thinking_tool_loop_needs_the_thinking_block_back() -> None:
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": [TOOL_USE]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]},
+    ]
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude().messages.create(
+            model="claude-sonnet-4-5", max_tokens=2000, thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=messages, tools=[WEATHER_TOOL_ANTHROPIC],
+        )
+    assert "must start with a thinking block" in caught.value.message
 
 
 def test_anthropic_count_tokens_and_models() -> None:

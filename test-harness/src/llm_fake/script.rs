@@ -155,11 +155,22 @@ pub(crate) struct Ask {
     pub output_schema: Option<Value>,
     /// Words in every prompt text: the fake's input token count.
     pub input_tokens: u64,
+    /// The most output tokens (words) the answer may have.
+    pub max_tokens: Option<u64>,
+    /// The answer text stops before the first of these.
+    pub stop_sequences: Vec<String>,
+    /// The request enables reasoning (Anthropic `thinking`, OpenAI `reasoning_effort`): the
+    /// turn starts with a thinking block and counts reasoning tokens.
+    pub reasoning: bool,
 }
 
 /// One block of the model's turn.
 #[derive(Debug, Clone)]
 pub(crate) enum Block {
+    Thinking {
+        text: String,
+        signature: String,
+    },
     Text(String),
     ToolUse {
         id: String,
@@ -173,6 +184,10 @@ pub(crate) enum Block {
 pub(crate) enum Stop {
     EndTurn,
     ToolUse,
+    /// `max_tokens` reached: the text is cut after that many words.
+    MaxTokens,
+    /// A stop sequence met: the text ends before it ([`Turn::stop_sequence`]).
+    Sequence,
 }
 
 /// The model's turn, ready to render in a provider's format.
@@ -180,8 +195,13 @@ pub(crate) enum Stop {
 pub(crate) struct Turn {
     pub blocks: Vec<Block>,
     pub stop: Stop,
+    /// The stop sequence met, with [`Stop::Sequence`].
+    pub stop_sequence: Option<String>,
     pub input_tokens: u64,
+    /// Every output token, reasoning included.
     pub output_tokens: u64,
+    /// Of those, reasoning.
+    pub reasoning_tokens: u64,
 }
 
 /// What the fake does with a valid request.
@@ -223,20 +243,56 @@ pub(crate) fn decide(ask: &Ask, answer: &Answer, tool_id: String) -> Decision {
         }
         AnswerKind::Auto => auto_block(ask, tool_id),
     };
-    let stop = match block {
-        Block::ToolUse { .. } => Stop::ToolUse,
-        Block::Text(_) => Stop::EndTurn,
+    let (block, stop, stop_sequence) = match block {
+        Block::Text(text) => limit(ask, text),
+        other => (other, Stop::ToolUse, None),
     };
-    let output_tokens = match &block {
+    let answer_tokens = match &block {
         Block::Text(text) => words(text),
         Block::ToolUse { input, .. } => words(&input.to_string()),
+        Block::Thinking { text, .. } => words(text),
     };
+    let mut blocks = vec![block];
+    let mut reasoning_tokens = 0;
+    if ask.reasoning {
+        let text = format!("thinking about: {}", ask.last_user_text);
+        reasoning_tokens = words(&text);
+        let signature = format!("sig_fake_{}", text.len());
+        blocks.insert(0, Block::Thinking { text, signature });
+    }
     Decision::Turn(Turn {
-        blocks: vec![block],
+        blocks,
         stop,
+        stop_sequence,
         input_tokens: ask.input_tokens,
-        output_tokens: output_tokens.max(1),
+        output_tokens: answer_tokens.max(1) + reasoning_tokens,
+        reasoning_tokens,
     })
+}
+
+/// `text` ended before the first stop sequence in it, then cut to `max_tokens` words.
+fn limit(ask: &Ask, text: String) -> (Block, Stop, Option<String>) {
+    let first_stop = ask
+        .stop_sequences
+        .iter()
+        .filter(|seq| !seq.is_empty())
+        .filter_map(|seq| text.find(seq.as_str()).map(|at| (at, seq)))
+        .min_by_key(|(at, _)| *at);
+    let (mut text, stop, sequence) = match first_stop {
+        Some((at, seq)) => (text[..at].to_string(), Stop::Sequence, Some(seq.clone())),
+        None => (text, Stop::EndTurn, None),
+    };
+    if let Some(max) = ask.max_tokens {
+        if words(&text) > max {
+            text = text
+                .split_whitespace()
+                .take(max as usize)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return (Block::Text(text), Stop::MaxTokens, None);
+        }
+    }
+    (Block::Text(text), stop, sequence)
 }
 
 fn auto_block(ask: &Ask, tool_id: String) -> Block {

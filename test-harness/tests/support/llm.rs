@@ -17,6 +17,10 @@ pub const CLIENT_KEY: &str = "sk-client-own-key";
 pub const GPT_ON_ANTHROPIC: &str = "gpt-4o";
 /// Anthropic clients ask for this model; it is OpenAI's `gpt-4o`.
 pub const CLAUDE_ON_OPENAI: &str = "claude-sonnet-4-5";
+/// Anthropic clients ask for this model; it is the same model on Anthropic (no translation).
+pub const CLAUDE_ON_ANTHROPIC: &str = "claude-haiku-4-5";
+/// OpenAI clients ask for this model; it is the same model on OpenAI (no translation).
+pub const GPT_ON_OPENAI: &str = "gpt-4o-mini";
 /// Either client asks for this model; it is `gpt-4o-mini` on an OpenAI-compatible server
 /// (vLLM/Ollama style: under `/openai/v1`, no key).
 pub const COMPAT_ALIAS: &str = "local-llama";
@@ -52,6 +56,8 @@ pub fn config() -> Value {
             CLAUDE_ON_OPENAI: { "provider": "openai", "model": "gpt-4o" },
             BEDROCK_ALIAS: { "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0" },
             COMPAT_ALIAS: { "provider": "compat", "model": "gpt-4o-mini" },
+            CLAUDE_ON_ANTHROPIC: { "provider": "anthropic", "model": "claude-haiku-4-5" },
+            GPT_ON_OPENAI: { "provider": "openai", "model": "gpt-4o-mini" },
         },
         "defaultMaxTokens": DEFAULT_MAX_TOKENS,
     })

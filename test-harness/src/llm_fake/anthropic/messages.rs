@@ -108,6 +108,29 @@ pub(crate) fn check(messages: &[Value], has_tools: bool) -> Result<String, Inval
     Ok(last_user_text)
 }
 
+/// With thinking on, a tool loop in progress (the last user turn answers tool uses) must hand
+/// back the assistant turn with its thinking block first, as the API insists.
+pub(crate) fn thinking_kept_in_tool_loop(messages: &[Value]) -> Result<(), Invalid> {
+    let Some(last) = messages.len().checked_sub(1) else {
+        return Ok(());
+    };
+    let has_results = messages[last]["content"]
+        .as_array()
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"));
+    if !has_results || last == 0 {
+        return Ok(());
+    }
+    let first = &messages[last - 1]["content"][0]["type"];
+    let first = first.as_str().unwrap_or("text");
+    if first == "thinking" || first == "redacted_thinking" {
+        return Ok(());
+    }
+    Err(Invalid::at(
+        format!("messages.{}.content.0.type", last - 1),
+        format!("messages.{}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable `thinking`.", last - 1),
+    ))
+}
+
 /// Every `tool_use` of the previous (assistant) turn has a result here, and every result has
 /// its `tool_use` there.
 fn pair(tool_uses: &[String], results: &[String], i: usize) -> Result<(), Invalid> {

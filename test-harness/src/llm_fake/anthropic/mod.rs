@@ -129,7 +129,7 @@ pub(crate) fn message(id: &str, model: &str, turn: &Turn) -> Value {
         "model": model,
         "content": content,
         "stop_reason": stop_reason(turn.stop),
-        "stop_sequence": null,
+        "stop_sequence": turn.stop_sequence,
         "usage": usage(turn.input_tokens, turn.output_tokens),
     })
 }
@@ -146,6 +146,9 @@ pub(crate) fn usage(input_tokens: u64, output_tokens: u64) -> Value {
 
 fn block(block: &Block) -> Value {
     match block {
+        Block::Thinking { text, signature } => {
+            json!({ "type": "thinking", "thinking": text, "signature": signature })
+        }
         Block::Text(text) => json!({ "type": "text", "text": text }),
         Block::ToolUse { id, name, input } => {
             json!({ "type": "tool_use", "id": id, "name": name, "input": input })
@@ -157,6 +160,8 @@ pub(crate) fn stop_reason(stop: Stop) -> &'static str {
     match stop {
         Stop::EndTurn => "end_turn",
         Stop::ToolUse => "tool_use",
+        Stop::MaxTokens => "max_tokens",
+        Stop::Sequence => "stop_sequence",
     }
 }
 

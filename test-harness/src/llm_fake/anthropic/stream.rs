@@ -22,6 +22,17 @@ pub(crate) fn frames(id: &str, model: &str, turn: &Turn) -> Vec<Bytes> {
     ));
     for (index, block) in turn.blocks.iter().enumerate() {
         let (start, deltas) = match block {
+            Block::Thinking { text, signature } => {
+                let mut deltas: Vec<Value> = pieces(text)
+                    .into_iter()
+                    .map(|piece| json!({ "type": "thinking_delta", "thinking": piece }))
+                    .collect();
+                deltas.push(json!({ "type": "signature_delta", "signature": signature }));
+                (
+                    json!({ "type": "thinking", "thinking": "", "signature": "" }),
+                    deltas,
+                )
+            }
             Block::Text(text) => (
                 json!({ "type": "text", "text": "" }),
                 pieces(text)
@@ -64,7 +75,7 @@ pub(crate) fn frames(id: &str, model: &str, turn: &Turn) -> Vec<Bytes> {
         "message_delta",
         json!({
             "type": "message_delta",
-            "delta": { "stop_reason": stop_reason(turn.stop), "stop_sequence": null },
+            "delta": { "stop_reason": stop_reason(turn.stop), "stop_sequence": turn.stop_sequence },
             "usage": { "output_tokens": turn.output_tokens },
         }),
     ));

@@ -120,6 +120,25 @@ pub(crate) fn request(body: &Value, count_tokens: bool) -> Result<Valid, Invalid
         None => return Err(Invalid::at("messages", "messages: Field required")),
     };
     let last_user_text = super::messages::check(messages, !tools.is_empty())?;
+    let reasoning = matches!(
+        top.get("thinking")
+            .and_then(|t| t.get("type"))
+            .and_then(Value::as_str),
+        Some("enabled" | "adaptive")
+    );
+    if reasoning {
+        super::messages::thinking_kept_in_tool_loop(messages)?;
+    }
+    let stop_sequences = top
+        .get("stop_sequences")
+        .and_then(Value::as_array)
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let input_tokens = word_count(top.get("system").unwrap_or(&Value::Null))
         + word_count(&Value::Array(messages.clone()));
     Ok(Valid {
@@ -131,6 +150,9 @@ pub(crate) fn request(body: &Value, count_tokens: bool) -> Result<Valid, Invalid
             tool_choice,
             output_schema,
             input_tokens: input_tokens.max(1),
+            max_tokens,
+            stop_sequences,
+            reasoning,
         },
     })
 }

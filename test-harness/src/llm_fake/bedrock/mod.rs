@@ -162,6 +162,8 @@ fn stop_reason(stop: Stop) -> &'static str {
     match stop {
         Stop::EndTurn => "end_turn",
         Stop::ToolUse => "tool_use",
+        Stop::MaxTokens => "max_tokens",
+        Stop::Sequence => "stop_sequence",
     }
 }
 
@@ -177,10 +179,11 @@ fn converse(turn: &Turn) -> Value {
     let content: Vec<Value> = turn
         .blocks
         .iter()
-        .map(|block| match block {
-            Block::Text(text) => json!({ "text": text }),
+        .filter_map(|block| match block {
+            Block::Thinking { .. } => None,
+            Block::Text(text) => Some(json!({ "text": text })),
             Block::ToolUse { id, name, input } => {
-                json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } })
+                Some(json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } }))
             }
         })
         .collect();
@@ -198,6 +201,7 @@ fn frames(turn: &Turn) -> Vec<Bytes> {
     let mut out = vec![event("messageStart", json!({ "role": "assistant" }))];
     for (index, block) in turn.blocks.iter().enumerate() {
         match block {
+            Block::Thinking { .. } => {}
             Block::Text(text) => {
                 for piece in pieces(text) {
                     out.push(event(

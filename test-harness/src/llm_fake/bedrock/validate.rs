@@ -80,12 +80,29 @@ pub(crate) fn request(body: &Value) -> Result<Ask, Invalid> {
     let last_user_text = conversation(messages, !tools.is_empty())?;
     let input_tokens = word_count(top.get("system").unwrap_or(&Value::Null))
         + word_count(&Value::Array(messages.clone()));
+    let inference = top.get("inferenceConfig");
+    let max_tokens = inference
+        .and_then(|c| c.get("maxTokens"))
+        .and_then(Value::as_u64);
+    let stop_sequences = inference
+        .and_then(|c| c.get("stopSequences"))
+        .and_then(Value::as_array)
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Ask {
         last_user_text,
         tools,
         tool_choice,
         output_schema: None,
         input_tokens: input_tokens.max(1),
+        max_tokens,
+        stop_sequences,
+        reasoning: false,
     })
 }
 

@@ -135,6 +135,8 @@ fn message_parts(turn: &Turn) -> (Value, Vec<Value>) {
     let mut calls = Vec::new();
     for block in &turn.blocks {
         match block {
+            // Chat Completions returns no reasoning text, only its token count.
+            Block::Thinking { .. } => {}
             Block::Text(t) => text.get_or_insert_with(String::new).push_str(t),
             Block::ToolUse { id, name, input } => calls.push(json!({
                 "id": id,
@@ -148,8 +150,9 @@ fn message_parts(turn: &Turn) -> (Value, Vec<Value>) {
 
 pub(crate) fn finish_reason(stop: Stop) -> &'static str {
     match stop {
-        Stop::EndTurn => "stop",
+        Stop::EndTurn | Stop::Sequence => "stop",
         Stop::ToolUse => "tool_calls",
+        Stop::MaxTokens => "length",
     }
 }
 
@@ -160,7 +163,7 @@ pub(crate) fn usage(turn: &Turn) -> Value {
         "total_tokens": turn.input_tokens + turn.output_tokens,
         "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
         "completion_tokens_details": {
-            "reasoning_tokens": 0, "audio_tokens": 0,
+            "reasoning_tokens": turn.reasoning_tokens, "audio_tokens": 0,
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
         },
     })

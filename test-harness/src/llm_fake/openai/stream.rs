@@ -37,6 +37,7 @@ pub(crate) fn frames(id: &str, model: &str, turn: &Turn, include_usage: bool) ->
     let mut call_index = 0;
     for block in &turn.blocks {
         match block {
+            Block::Thinking { .. } => {}
             Block::Text(text) => {
                 for piece in pieces(text) {
                     out.push(chunk(delta(json!({ "content": piece }), None), None));

@@ -91,6 +91,22 @@ pub(crate) fn request(body: &Value) -> Result<Valid, Invalid> {
     let last_user_text = super::messages::check(messages)?;
     let output_schema = response_format(top.get("response_format"), messages)?;
     let input_tokens = word_count(&Value::Array(messages.clone()));
+    let max_tokens = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|field| top.get(*field).and_then(Value::as_u64));
+    let stop_sequences = match top.get("stop") {
+        Some(Value::String(stop)) => vec![stop.clone()],
+        Some(Value::Array(stops)) => stops
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let reasoning = top
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .is_some_and(|effort| effort != "none");
     Ok(Valid {
         model,
         stream,
@@ -101,6 +117,9 @@ pub(crate) fn request(body: &Value) -> Result<Valid, Invalid> {
             tool_choice,
             output_schema,
             input_tokens: input_tokens.max(1),
+            max_tokens,
+            stop_sequences,
+            reasoning,
         },
     })
 }
