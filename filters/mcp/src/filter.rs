@@ -20,11 +20,13 @@ mod upstream;
 use std::sync::Arc;
 
 use ai_gateway_core::jsonrpc::{
-    Id, Message, Request, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND,
+    ErrorObject, Id, Message, Outcome, Request, Response, INTERNAL_ERROR, INVALID_REQUEST,
+    METHOD_NOT_FOUND,
 };
 use ai_gateway_core::{
     Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel, StreamId,
 };
+use serde_json::json;
 
 use crate::bridged::ClientMeta;
 use crate::config::Settings;
@@ -34,7 +36,9 @@ use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
 };
 use crate::recovered::RecoveredSessions;
-use crate::routing::headers::{self, McpHeaders, MODERN_PROTOCOL_VERSION};
+use crate::routing::headers::{
+    self, McpHeaders, MODERN_PROTOCOL_VERSION, UNSUPPORTED_PROTOCOL_VERSION,
+};
 use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
 use crate::session_token::SessionPayload;
 use replies::Reply;
@@ -211,6 +215,10 @@ impl McpFilter {
             host.header(Direction::Request, "mcp-method"),
             host.header(Direction::Request, "mcp-name"),
         );
+        // Before the header check: a version the gateway does not offer has no rules to check.
+        if let Some(refusal) = self.unoffered_version(version.as_deref(), &route, &id) {
+            return self.answer(host, refusal);
+        }
         let mcp_headers = McpHeaders {
             protocol_version: version.as_deref(),
             method: method.as_deref(),
@@ -218,9 +226,6 @@ impl McpFilter {
         };
         if let Err(err) = headers::check(&mcp_headers, &message, &route) {
             return self.answer(host, Reply::route_error(&err, id));
-        }
-        if let Some(refusal) = self.unoffered_version(version.as_deref(), &route, &id) {
-            return self.answer(host, refusal);
         }
         self.client_version = version.clone();
         if route == Route::FanOut(FanOutMethod::Initialize) {
@@ -365,8 +370,10 @@ impl McpFilter {
     }
 
     /// A request in a protocol version the configuration does not offer: a 400 (as the spec
-    /// asks for an unsupported `MCP-Protocol-Version`), or method-not-found for the 2026-07-28
-    /// probe `server/discover`, so that a client that probes falls back to `initialize`.
+    /// asks for an unsupported `MCP-Protocol-Version`; with 2026-07-28 offered, its
+    /// UnsupportedProtocolVersion error naming the supported versions), or method-not-found for
+    /// the 2026-07-28 probe `server/discover`, so that a client that probes falls back to
+    /// `initialize`.
     fn unoffered_version(&self, version: Option<&str>, route: &Route, id: &Id) -> Option<Reply> {
         let offered = &self.settings.protocol_versions;
         if *route == Route::FanOut(FanOutMethod::ServerDiscover)
@@ -383,14 +390,25 @@ impl McpFilter {
         if *route == Route::FanOut(FanOutMethod::Initialize) {
             return None;
         }
-        Some(Reply::jsonrpc(
+        let message = format!(
+            "Unsupported protocol version: {version} (supported: {})",
+            offered.join(", ")
+        );
+        if !offered.contains(&MODERN_PROTOCOL_VERSION) {
+            // Answered as a session-era server would: a client that speaks both generations
+            // reads a 400 without the 2026-07-28 error as "fall back to initialize".
+            return Some(Reply::jsonrpc(400, id.clone(), INVALID_REQUEST, message));
+        }
+        let mut error = ErrorObject::new(UNSUPPORTED_PROTOCOL_VERSION, message);
+        error.data = Some(json!({"requested": version, "supported": offered}));
+        let response = Response {
+            id: id.clone(),
+            outcome: Outcome::Error(error),
+        };
+        Some(Reply::from_response(
             400,
-            id.clone(),
-            INVALID_REQUEST,
-            format!(
-                "Unsupported protocol version: {version} (supported: {})",
-                offered.join(", ")
-            ),
+            response,
+            "mcp_unsupported_version",
         ))
     }
 

@@ -114,6 +114,7 @@ pub fn outcome(status: Option<u16>, jsonrpc_error: Option<i64>) -> &'static str 
             jsonrpc::INVALID_PARAMS => "jsonrpc_-32602",
             jsonrpc::INTERNAL_ERROR => "jsonrpc_-32603",
             crate::routing::HEADER_MISMATCH => "jsonrpc_-32020",
+            crate::routing::headers::UNSUPPORTED_PROTOCOL_VERSION => "jsonrpc_-32022",
             _ => "jsonrpc_other",
         };
     }
@@ -181,6 +182,7 @@ mod tests {
             (Some(200), Some(-32602), "jsonrpc_-32602"),
             (Some(400), Some(-32700), "jsonrpc_-32700"),
             (Some(400), Some(-32020), "jsonrpc_-32020"),
+            (Some(400), Some(-32022), "jsonrpc_-32022"),
             (Some(200), Some(12345), "jsonrpc_other"),
         ];
         for (status, code, expected) in cases {

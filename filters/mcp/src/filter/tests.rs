@@ -341,6 +341,27 @@ fn without_2026_07_28_offered_discovery_is_unknown_and_its_requests_400() {
 }
 
 #[test]
+fn an_unknown_version_gets_the_2026_07_28_error_naming_the_supported_ones() {
+    let mut host = post(&[("mcp-protocol-version", "2099-01-01")]);
+    send(
+        &mut filter(),
+        &mut host,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+    );
+    let (status, body) = reply_json(&host);
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!(-32022))
+    );
+    assert_eq!(body["error"]["data"]["requested"], "2099-01-01");
+    assert_eq!(
+        body["error"]["data"]["supported"],
+        json!(["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"])
+    );
+    assert!(host.callouts.is_empty());
+}
+
+#[test]
 fn modern_header_mismatch_is_400() {
     let mut host = post(&[
         ("mcp-protocol-version", "2026-07-28"),

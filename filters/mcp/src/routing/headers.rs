@@ -25,6 +25,8 @@ use super::{Route, RouteError, SingleMethod};
 
 /// The first protocol version with per-request metadata headers.
 pub const MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
+/// 2026-07-28's UnsupportedProtocolVersion error (HTTP 400, data `{requested, supported}`).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 /// The `_meta` key carrying the protocol version in the body.
 pub const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
 
