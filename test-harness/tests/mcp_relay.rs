@@ -10,7 +10,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use ai_gateway_test_harness::{pytest, Flavour, McpBackendKind};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use support::mcp::Gateway;
 
@@ -22,32 +22,46 @@ per_flavour!(
     progress_events_stream_through_as_they_come,
 );
 
-async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavour) {
-    // Both backends keep sessions: the client's GET stream is server-everything's.
-    let gateway = Gateway::start_with(
+/// server-everything and the Python session backend behind Envoy with `extra` config, the
+/// client's GET stream being server-everything's.
+async fn relay_gateway(flavour: Flavour, extra: Value) -> Gateway {
+    let mut config = json!({"listenBackend": "everything"});
+    if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        config.extend(extra);
+    }
+    Gateway::start_with(
         flavour,
         &[McpBackendKind::Everything, McpBackendKind::PythonSession],
-        json!({"listenBackend": "everything"}),
+        config,
     )
-    .await;
+    .await
+}
+
+/// Runs test_mcp_relay.py through `gateway` with the SDK connecting in `mode`.
+async fn relay_suite(gateway: &Gateway, mode: &str) {
     let url = gateway.url();
     let run = pytest(
         "test_mcp_relay.py",
         &[
             ("MCP_URL", &url),
             ("MCP_PREFIX", "everything_"),
-            ("MCP_MODES", "legacy"),
+            ("MCP_MODES", mode),
         ],
     )
     .await
     .unwrap();
     assert!(
         run.passed,
-        "relay suite through the gateway failed:\n{}\nbackends:\n{}\nenvoy:\n{}",
+        "relay suite ({mode}) through the gateway failed:\n{}\nbackends:\n{}\nenvoy:\n{}",
         run.output,
         gateway.logs(),
         gateway.envoy.log()
     );
+}
+
+async fn the_sdk_client_answers_server_requests_and_gets_progress(flavour: Flavour) {
+    let gateway = relay_gateway(flavour, json!({})).await;
+    relay_suite(&gateway, "legacy").await;
     // Sampling, elicitation and at least one roots request were relayed and answered.
     let everything = [("backend", "everything")];
     let requests = [("backend", "everything"), ("event", "request")];
@@ -79,30 +93,9 @@ async fn at_least(gateway: &Gateway, name: &str, labels: &[(&str, &str)], least:
 /// callout; offering it only session-based versions makes the SDK's automatic negotiation
 /// (`server/discover` probe) fall back to `initialize`, where everything above works.
 async fn an_auto_mode_client_falls_back_where_only_session_versions_are_offered(flavour: Flavour) {
-    let gateway = Gateway::start_with(
-        flavour,
-        &[McpBackendKind::Everything, McpBackendKind::PythonSession],
-        json!({"listenBackend": "everything",
-               "protocolVersions": ["2025-11-25", "2025-06-18", "2025-03-26"]}),
-    )
-    .await;
-    let url = gateway.url();
-    let run = pytest(
-        "test_mcp_relay.py",
-        &[
-            ("MCP_URL", &url),
-            ("MCP_PREFIX", "everything_"),
-            ("MCP_MODES", "auto"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert!(
-        run.passed,
-        "relay suite in auto mode failed:\n{}\nbackends:\n{}",
-        run.output,
-        gateway.logs()
-    );
+    let versions = json!({"protocolVersions": ["2025-11-25", "2025-06-18", "2025-03-26"]});
+    let gateway = relay_gateway(flavour, versions).await;
+    relay_suite(&gateway, "auto").await;
 }
 
 /// 2026-07-28 backends ask with an `InputRequiredResult` that passes through to the client,
