@@ -246,7 +246,8 @@ async fn a_stream_cut_mid_way_ends_in_an_error_event(flavour: Flavour) {
         .unwrap_or_default();
     assert!(
         last_json["error"]["message"].is_string(),
-        "OpenAI error event last:\n{text}"
+        "OpenAI error event last:\n{text}\nEnvoy log:\n{}",
+        gateway.envoy.log()
     );
     assert!(!text.contains("\"finish_reason\":\"stop\""), "{text}");
 
@@ -258,7 +259,12 @@ async fn a_stream_cut_mid_way_ends_in_an_error_event(flavour: Flavour) {
     let text = response.text().await.expect("the stream ends, not hangs");
     let events = sse_events(&text);
     let (name, data) = events.last().cloned().unwrap_or_default();
-    assert_eq!(name, "error", "Anthropic error event last:\n{text}");
+    assert_eq!(
+        name,
+        "error",
+        "Anthropic error event last:\n{text}\nEnvoy log:\n{}",
+        gateway.envoy.log()
+    );
     let error: Value = serde_json::from_str(&data).expect("the error event is JSON");
     assert_eq!(error["type"], "error", "{error}");
     assert!(error["error"]["type"].is_string(), "{error}");
