@@ -2,7 +2,8 @@
 //! keep sessions (server-everything and the Python session backend). The dynamic module merges
 //! both backends' streams: a list change from the Python backend and a log message from
 //! server-everything reach the one client stream. Wasm (no streamed callouts) declines the GET
-//! with 405 unless `listenBackend` names the backend whose stream it serves.
+//! with 405 unless `listenBackend` names the backend whose stream it serves. With one backend
+//! the stream is that backend's, resumable with `Last-Event-ID`.
 
 mod support;
 
@@ -13,7 +14,10 @@ use serde_json::{json, Value};
 
 use support::mcp::Gateway;
 
-per_flavour!(the_get_stream_carries_what_the_backends_announce);
+per_flavour!(
+    the_get_stream_carries_what_the_backends_announce,
+    a_single_backends_stream_resumes_after_the_last_event_id,
+);
 
 const KINDS: [McpBackendKind; 2] = [McpBackendKind::Everything, McpBackendKind::PythonSession];
 
@@ -25,15 +29,25 @@ struct Listening {
 
 impl Listening {
     async fn open(gateway: &Gateway, token: &str) -> Result<Listening, u16> {
-        let response = support::http()
+        Listening::resume(gateway, token, None).await
+    }
+
+    /// Opens the stream, resuming after `last_event_id` when given.
+    async fn resume(
+        gateway: &Gateway,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Listening, u16> {
+        let mut request = support::http()
             .get(gateway.url())
             .header("accept", "text/event-stream")
             .header("mcp-session-id", token)
             .header("mcp-protocol-version", "2025-11-25")
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .expect("the gateway answers");
+            .timeout(Duration::from_secs(60));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("the gateway answers");
         match response.status().as_u16() {
             200 => Ok(Listening {
                 response,
@@ -117,4 +131,49 @@ async fn the_get_stream_carries_what_the_backends_announce(flavour: Flavour) {
             );
         }
     }
+}
+
+/// The `id:` of the first event in `seen` carrying `needle`.
+fn event_id_of(seen: &str, needle: &str) -> Option<String> {
+    seen.split("\n\n")
+        .find(|event| event.contains(needle))?
+        .lines()
+        .find_map(|line| line.strip_prefix("id:"))
+        .map(|id| id.trim().to_string())
+}
+
+async fn a_single_backends_stream_resumes_after_the_last_event_id(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, &[McpBackendKind::Everything]).await;
+    let token = session(&gateway).await;
+    let mut stream = Listening::open(&gateway, &token)
+        .await
+        .expect("the backend's GET stream opens");
+    call(&gateway, &token, "everything_toggle-simulated-logging").await;
+    assert!(
+        stream
+            .wait_for("notifications/message", Duration::from_secs(20))
+            .await,
+        "no log message: {}",
+        stream.seen
+    );
+    let last = event_id_of(&stream.seen, "notifications/message")
+        .unwrap_or_else(|| panic!("the log event has an id: {}", stream.seen));
+    drop(stream);
+    // The backend logs every few seconds; what it sent while nobody listened is replayed.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut resumed = Listening::resume(&gateway, &token, Some(&last))
+        .await
+        .expect("the stream resumes");
+    assert!(
+        resumed
+            .wait_for("notifications/message", Duration::from_secs(3))
+            .await,
+        "nothing replayed after {last}: {}",
+        resumed.seen
+    );
+    let replayed = event_id_of(&resumed.seen, "notifications/message").unwrap_or_default();
+    assert_ne!(
+        replayed, last,
+        "the replay starts after the last seen event"
+    );
 }
