@@ -18,7 +18,6 @@ use crate::refresh::FetchReason;
 use crate::reply;
 use crate::shared::{Identity, Shared};
 use crate::token::TokenError;
-use crate::token_cache;
 use crate::validate::{parse, AuthnFailure};
 
 /// Longest a token without `exp` stays in the cache, seconds.
@@ -85,12 +84,11 @@ impl AuthzFilter {
 
     fn authenticate(&mut self, host: &mut dyn Host, token: &str, fetched: bool) -> Verdict {
         let now = host.unix_seconds();
-        let hash = token_cache::hash(token);
         let (keys, generation) = {
             let jwks = self.shared.jwks();
             (jwks.keys(), jwks.generation())
         };
-        let cached = self.shared.cache().get(&hash, generation, now);
+        let cached = self.shared.cache().get(token, generation, now);
         if let Some(identity) = cached {
             host.counter_add(AUTHN_TOTAL, &["ok"], 1);
             return self.admit(host, Some(identity));
@@ -122,7 +120,7 @@ impl AuthzFilter {
                     claims: verified.claims,
                 });
                 self.shared.cache().insert(
-                    hash,
+                    token,
                     Arc::clone(&identity),
                     expires_at,
                     generation,

@@ -11,8 +11,8 @@
 //! - **RFC 9728** ([`metadata`]): the protected-resource metadata document and the
 //!   `WWW-Authenticate: Bearer resource_metadata="…"` challenges (with RFC 6750 `error=` and
 //!   `scope=`).
-//! - **Token cache** ([`token_cache`]): verified tokens by SHA-256 until `exp`, so a repeated
-//!   token costs a hash instead of a signature check.
+//! - **Token cache** ([`token_cache`]): verified tokens until `exp`, so a repeated token costs
+//!   a hash-map lookup instead of a signature check.
 //! - **CEL policies** ([`policy`]).
 //!
 //! # The API for protocol filters (the mcp filter)
