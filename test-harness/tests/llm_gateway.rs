@@ -28,29 +28,8 @@ per_flavour_with_attrs!(
     events_split_across_body_chunks_are_translated,
     eventstream_messages_split_across_body_chunks_are_decoded,
     an_openai_compatible_server_is_reached_under_its_prefix_without_a_key,
+    a_stream_cut_mid_way_ends_in_an_error_event,
 );
-
-/// Per flavour by hand: only the dynamic module still lacks it.
-mod a_stream_cut_mid_way_ends_in_an_error_event {
-    use ai_gateway_test_harness::Flavour;
-
-    #[ignore = "needs the llm filter: dynmod ends a cut stream quietly (no error event); wasm passes"]
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dynmod() {
-        crate::support::bounded(super::a_stream_cut_mid_way_ends_in_an_error_event(
-            Flavour::DynamicModule,
-        ))
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn wasm() {
-        crate::support::bounded(super::a_stream_cut_mid_way_ends_in_an_error_event(
-            Flavour::Wasm,
-        ))
-        .await;
-    }
-}
 
 async fn run_suite(gateway: &LlmGateway, file: &str) {
     let env = gateway.env();

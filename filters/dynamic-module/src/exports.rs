@@ -408,10 +408,16 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
     // SAFETY: as for every stream hook; the header array is valid for this hook.
     unsafe {
         let status = stream_status(headers, headers_size);
-        run_stream(envoy, module, "http_stream_headers", Phase::Active, |f, h| {
-            f.on_stream_headers(h, StreamId(stream_id), status, end_stream);
-            Action::Continue
-        });
+        run_stream(
+            envoy,
+            module,
+            "http_stream_headers",
+            Phase::Active,
+            |f, h| {
+                f.on_stream_headers(h, StreamId(stream_id), status, end_stream);
+                Action::Continue
+            },
+        );
     }
 }
 
@@ -451,10 +457,16 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
 ) {
     // SAFETY: as for every stream hook.
     unsafe {
-        run_stream(envoy, module, "http_stream_trailers", Phase::Active, |f, h| {
-            f.on_stream_data(h, StreamId(stream_id), &[], true);
-            Action::Continue
-        });
+        run_stream(
+            envoy,
+            module,
+            "http_stream_trailers",
+            Phase::Active,
+            |f, h| {
+                f.on_stream_data(h, StreamId(stream_id), &[], true);
+                Action::Continue
+            },
+        );
     }
 }
 
@@ -467,10 +479,16 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
 ) {
     // SAFETY: as for every stream hook.
     unsafe {
-        run_stream(envoy, module, "http_stream_complete", Phase::Active, |f, h| {
-            f.on_stream_end(h, StreamId(stream_id), false);
-            Action::Continue
-        });
+        run_stream(
+            envoy,
+            module,
+            "http_stream_complete",
+            Phase::Active,
+            |f, h| {
+                f.on_stream_end(h, StreamId(stream_id), false);
+                Action::Continue
+            },
+        );
     }
 }
 

@@ -261,12 +261,20 @@ impl Host for EnvoyHost<'_> {
             return Ok(());
         }
         // SAFETY: `envoy` is valid for the current hook; `data` outlives the call.
-        let appended = unsafe {
+        let append = |body| unsafe {
             abi::envoy_dynamic_module_callback_http_append_body(
                 self.envoy,
-                target,
+                body,
                 ModuleBuffer::from_bytes(data),
             )
+        };
+        // An empty last chunk (end of stream without data) counts as no current chunk, yet
+        // bytes appended to the buffered body then never leave: the (empty) current chunk
+        // takes them when there is one; outside body hooks only the buffered body exists.
+        let appended = if target == buffered {
+            append(received) || append(buffered)
+        } else {
+            append(received)
         };
         if appended {
             Ok(())
@@ -364,7 +372,11 @@ impl Host for EnvoyHost<'_> {
     ) -> Result<(), HostError> {
         let status = status.to_string();
         let mut all = vec![abi::ModuleHttpHeader::new(":status", &status)];
-        all.extend(headers.iter().map(|(k, v)| abi::ModuleHttpHeader::new(k, v)));
+        all.extend(
+            headers
+                .iter()
+                .map(|(k, v)| abi::ModuleHttpHeader::new(k, v)),
+        );
         // SAFETY: `envoy` is valid for the current hook; the headers outlive the call.
         unsafe {
             abi::envoy_dynamic_module_callback_http_send_response_headers(
@@ -388,7 +400,6 @@ impl Host for EnvoyHost<'_> {
         }
         Ok(())
     }
-
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
         let mut value = abi::EnvoyBuffer::empty();
