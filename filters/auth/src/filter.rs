@@ -63,6 +63,9 @@ pub struct AuthzFilter {
     needs_body: bool,
     /// The complete body, once read (only when `needs_body`).
     body: Option<Vec<u8>>,
+    /// The body outgrew `maxBodyBytes` while a key fetch was outstanding: 413 once it answers
+    /// (answering now would drop the fetch's result).
+    body_too_large: bool,
     /// The authenticated caller (`None`: anonymous).
     identity: Option<Arc<Identity>>,
 }
@@ -78,6 +81,7 @@ impl AuthzFilter {
             path: String::new(),
             needs_body: false,
             body: None,
+            body_too_large: false,
             identity: None,
         }
     }
@@ -244,6 +248,10 @@ impl AuthzFilter {
             host.remove_header(Direction::Request, settings.token_source.header_name());
         }
         self.identity = identity;
+        if self.body_too_large {
+            reply::too_large(host, settings.max_body_bytes);
+            return Verdict::Replied;
+        }
         if self.needs_body && self.body.is_none() {
             self.stage = Stage::AwaitingBody;
             return Verdict::Waiting;
@@ -375,11 +383,15 @@ impl HttpFilter for AuthzFilter {
             Stage::Replied => return Action::Pause,
             Stage::Checking | Stage::Fetching { .. } | Stage::AwaitingBody => {}
         }
-        if !self.needs_body || self.body.is_some() {
+        if !self.needs_body || self.body.is_some() || self.body_too_large {
             return Action::Pause;
         }
         let body = host.body(Direction::Request);
         if body.len() > self.settings.max_body_bytes {
+            if let Stage::Fetching { .. } = self.stage {
+                self.body_too_large = true;
+                return Action::Pause;
+            }
             reply::too_large(host, self.settings.max_body_bytes);
             return self.settle(Verdict::Replied);
         }

@@ -558,6 +558,25 @@ fn body_that_arrived_during_the_key_fetch_is_judged_after_it() {
 }
 
 #[test]
+fn oversized_body_during_a_key_fetch_is_refused_after_it() {
+    let gateway = mcp_gateway();
+    let big = tool_call(&"x".repeat(300), 1);
+    let (mut filter, mut host, _, body) = post_mcp(&gateway, &big);
+    assert_eq!(body, Action::Pause);
+    assert!(host.local_reply.is_none(), "the fetch is still outstanding");
+    filter.on_callout_done(&mut host, CalloutId(1), Ok(jwks_response(&[key_a()], None)));
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 413);
+    assert_eq!(
+        host.counter(JWKS_FETCHES_TOTAL, &["ok", "initial"]),
+        1,
+        "keys kept"
+    );
+    let (_, host, _, body) = post_mcp(&gateway, &tool_call("gh_search", 1));
+    assert!(host.callouts.is_empty());
+    assert_eq!(body, Action::Continue);
+}
+
+#[test]
 fn llm_model_rule() {
     let gateway = Gateway::new(json!({
         "inspectBody": "llm",
