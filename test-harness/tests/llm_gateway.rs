@@ -430,3 +430,61 @@ async fn an_openai_compatible_server_is_reached_under_its_prefix_without_a_key(f
         );
     }
 }
+
+/// Both flavours render the same `llm_*` lines for the same traffic (bucket and sum lines,
+/// which hold timings, left out): the Wasm flavour's tag-extraction rules cover every tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_flavours_render_the_same_metric_lines() {
+    support::bounded(same_metric_lines_in_both_flavours()).await;
+}
+
+async fn same_metric_lines_in_both_flavours() {
+    let mut rendered = Vec::new();
+    for flavour in Flavour::ALL {
+        let gateway = LlmGateway::start(flavour).await;
+        gateway.anthropic.script(Answer::text("counted"));
+        let response = gateway
+            .post(
+                "/v1/chat/completions",
+                chat(GPT_ON_ANTHROPIC, false).to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        let requests = [
+            ("provider", "anthropic"),
+            ("model", GPT_ON_ANTHROPIC),
+            ("client_api", "openai"),
+            ("outcome", "2xx"),
+        ];
+        let latency = [("provider", "anthropic"), ("client_api", "openai")];
+        // Counters and histogram samples reach /stats a little after the request.
+        support::metric(&gateway.envoy, "llm_requests_total", &requests, 1.0).await;
+        support::metric(
+            &gateway.envoy,
+            "llm_request_duration_ms_count",
+            &latency,
+            1.0,
+        )
+        .await;
+        let text = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("llm_") || l.starts_with("# TYPE llm_"))
+            .filter(|l| !l.contains("_bucket{") && !l.contains("_sum{"))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        rendered.push(lines);
+    }
+    assert!(
+        rendered[0]
+            .iter()
+            .any(|l| l.starts_with("llm_requests_total{")),
+        "{:#?}",
+        rendered[0]
+    );
+    assert_eq!(
+        rendered[0], rendered[1],
+        "dynmod (left) and wasm (right) differ"
+    );
+}
