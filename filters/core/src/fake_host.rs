@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::host::{
-    CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink, StreamId,
+    CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
+    StreamId,
 };
 use crate::metrics::MetricId;
 
