@@ -105,6 +105,16 @@ impl EventRewriter {
 
     /// Qualifies a server→client request in place; the event's kind.
     fn rewrite(&self, event: &mut Event, now_millis: u64) -> EventKind {
+        // Only requests and notifications carry a `"method"`: the largest events, answers, are
+        // told apart without being parsed.
+        if !event.data.contains("\"method\"") {
+            let data = event.data.trim_start();
+            return if data.starts_with('{') && data.contains("\"id\"") {
+                EventKind::Response
+            } else {
+                EventKind::Other
+            };
+        }
         let Ok(mut message) = serde_json::from_str::<Value>(&event.data) else {
             return EventKind::Other;
         };
@@ -159,6 +169,19 @@ mod tests {
         expected["id"] = json!("everything~7~0");
         assert_eq!(data_of(&out.bytes), vec![progress, expected, result]);
         assert!(String::from_utf8(out.bytes).unwrap().contains("id: 2\n"));
+    }
+
+    #[test]
+    fn events_are_counted_by_kind_without_parsing_answers() {
+        let answer = json!({"jsonrpc": "2.0", "id": 1, "result": {"text": "a \"method\" word"}});
+        let stream = format!(
+            "data: not json\n\ndata: {answer}\n\ndata: {}\n\n",
+            json!({"jsonrpc": "2.0", "id": 2, "result": {}})
+        );
+        let out = EventRewriter::new("b", 1 << 16).feed(stream.as_bytes(), 0);
+        assert_eq!(out.count(EventKind::Other), 1);
+        assert_eq!(out.count(EventKind::Response), 2);
+        assert_eq!(out.count(EventKind::Request), 0);
     }
 
     #[test]
