@@ -4,6 +4,7 @@
 - MCP_ISSUER: the authorization server the metadata must name.
 - MCP_TOKEN: a token with the `mcp:tools` scope; MCP_TOKEN_NO_SCOPE: a valid token without it.
 - MCP_TOOL: a tool (as the gateway names it) that `echo`es its `message`.
+- MCP_HIDDEN_TOOL: a tool of the backend that a policy refuses: neither listed nor callable.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ ISSUER = os.environ.get("MCP_ISSUER", "")
 TOKEN = os.environ.get("MCP_TOKEN", "")
 TOKEN_NO_SCOPE = os.environ.get("MCP_TOKEN_NO_SCOPE", "")
 TOOL = os.environ.get("MCP_TOOL", "")
+HIDDEN_TOOL = os.environ.get("MCP_HIDDEN_TOOL", "")
 
 pytestmark = pytest.mark.skipif(not MCP_URL, reason="MCP_URL is not set")
 
@@ -93,3 +95,22 @@ def test_sdk_client_with_a_bearer_token_lists_and_calls_tools() -> None:
     tools, text = asyncio.run(run())
     assert TOOL in tools, tools
     assert "hello through authz" in text
+
+
+def test_a_refused_tool_is_not_listed_and_its_call_fails() -> None:
+    async def run() -> tuple[list[str], BaseException | None]:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=20) as http:
+            transport = streamable_http_client(MCP_URL, http_client=http)
+            async with Client(transport, mode="legacy", cache=None, read_timeout_seconds=20) as client:
+                tools = [tool.name for tool in (await client.list_tools()).tools]
+                try:
+                    await client.call_tool(HIDDEN_TOOL, {"text": "hi"})
+                except Exception as refused:  # noqa: BLE001 - any refusal counts; the text is checked
+                    return tools, refused
+                return tools, None
+
+    tools, refused = asyncio.run(run())
+    assert HIDDEN_TOOL and HIDDEN_TOOL not in tools, tools
+    assert TOOL in tools, tools
+    assert refused is not None, "the refused tool was called"

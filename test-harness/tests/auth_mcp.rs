@@ -1,7 +1,8 @@
 //! The `authz` filter in front of the `mcp` filter on the MCP endpoint, once per flavour: the
 //! official Python `mcp` SDK client with a bearer token lists and calls tools; without a token
 //! it gets a 401 whose `resource_metadata` leads (through the SDK's own discovery helpers) to a
-//! correct RFC 9728 document; a token without the required scope gets 403 `insufficient_scope`.
+//! correct RFC 9728 document; a token without the required scope gets 403 `insufficient_scope`;
+//! a tool a policy refuses is left out of `tools/list` and its call refused.
 
 mod support;
 
@@ -19,6 +20,8 @@ per_flavour!(python_mcp_client_with_bearer_token);
 
 const ISSUER: &str = "https://idp.test";
 const SCOPE: &str = "mcp:tools";
+/// A tool of the backend that a policy refuses to everyone.
+const HIDDEN_TOOL: &str = "stateless_shout";
 /// Base64 of the bytes 1..=32, the mcp filter's session key.
 const SESSION_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
@@ -56,10 +59,15 @@ fn authz_config(idp: &JwksServer, resource: &str) -> Value {
             "authorizationServers": [ISSUER],
             "scopesSupported": [SCOPE]
         },
+        "inspectBody": "mcp",
         "policies": [{
             "name": "mcp-scope",
             "allow": format!("'{SCOPE}' in jwt.scope.split(' ')"),
             "scope": SCOPE
+        }, {
+            // Nobody may shout: the tool is neither listed nor callable.
+            "name": "no-shouting",
+            "allow": format!("mcp.tool != '{HIDDEN_TOOL}'")
         }]
     })
 }
@@ -105,6 +113,7 @@ async fn python_mcp_client_with_bearer_token(flavour: Flavour) {
             ("MCP_TOKEN", &scoped),
             ("MCP_TOKEN_NO_SCOPE", &unscoped),
             ("MCP_TOOL", "stateless_echo"),
+            ("MCP_HIDDEN_TOOL", HIDDEN_TOOL),
         ],
     )
     .await
@@ -115,5 +124,5 @@ async fn python_mcp_client_with_bearer_token(flavour: Flavour) {
         run.output,
         envoy.log()
     );
-    assert!(run.output.contains("3 passed"), "{}", run.output);
+    assert!(run.output.contains("4 passed"), "{}", run.output);
 }

@@ -11,9 +11,10 @@ use crate::body;
 use crate::config::{JwksSource, Settings};
 use crate::fetch::{self, Fetched, Step};
 use crate::keys::Lookup;
+use crate::listing::{listed_kind, trim_listing};
 use crate::metadata::Challenge;
 use crate::metrics::{AUTHN_TOTAL, DECISIONS_TOTAL, JWKS_FETCHES_TOTAL};
-use crate::policy::{Claims, Context, Decision, RequestInfo};
+use crate::policy::{Claims, Context, Decision, ItemKind, RequestInfo};
 use crate::refresh::FetchReason;
 use crate::reply;
 use crate::shared::{Identity, Shared};
@@ -22,6 +23,9 @@ use crate::validate::{parse, AuthnFailure};
 
 /// Longest a token without `exp` stays in the cache, seconds.
 const CACHE_TTL_WITHOUT_EXP: u64 = 300;
+/// Largest listing answer held to be trimmed; a larger one passes whole (logged): the
+/// policies still refuse each call of what it shows.
+const MAX_LISTING_BYTES: usize = 4 << 20;
 
 /// Where the stream is.
 enum Stage {
@@ -68,6 +72,8 @@ pub struct AuthzFilter {
     body_too_large: bool,
     /// The authenticated caller (`None`: anonymous).
     identity: Option<Arc<Identity>>,
+    /// An allowed MCP listing: its kind and the decision's context, to trim the answer.
+    listing: Option<(ItemKind, Context)>,
 }
 
 impl AuthzFilter {
@@ -83,6 +89,7 @@ impl AuthzFilter {
             body: None,
             body_too_large: false,
             identity: None,
+            listing: None,
         }
     }
 
@@ -289,7 +296,12 @@ impl AuthzFilter {
             host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1)
         });
         match decision {
-            Decision::Allow => Verdict::Allowed,
+            Decision::Allow => {
+                if let Some(kind) = listed_kind(&context.mcp.method) {
+                    self.listing = Some((kind, context));
+                }
+                Verdict::Allowed
+            }
             Decision::Deny {
                 policy,
                 scope,
@@ -407,6 +419,52 @@ impl HttpFilter for AuthzFilter {
             // Still fetching keys: the decision comes with the callout's answer.
             _ => Action::Pause,
         }
+    }
+
+    fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        if self.listing.is_none() {
+            return Action::Continue;
+        }
+        let success = host
+            .header(Direction::Response, ":status")
+            .is_some_and(|s| s.starts_with('2'));
+        if end_of_stream || !success {
+            self.listing = None;
+            return Action::Continue;
+        }
+        // The trimmed answer is shorter.
+        host.remove_header(Direction::Response, "content-length");
+        Action::Pause
+    }
+
+    fn on_response_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        let Some((kind, context)) = &self.listing else {
+            return Action::Continue;
+        };
+        let body = host.body(Direction::Response);
+        if body.len() > MAX_LISTING_BYTES {
+            host.log(
+                LogLevel::Warn,
+                format_args!("authz: listing over {MAX_LISTING_BYTES} bytes passed untrimmed"),
+            );
+            self.listing = None;
+            return Action::Continue;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let policies = &self.settings.policies;
+        let keep = |names: &[&str]| policies.filter_names(context, *kind, names);
+        if let Some(trimmed) = trim_listing(&body, *kind, &keep) {
+            if let Err(err) = host.set_body(Direction::Response, &trimmed) {
+                host.log(
+                    LogLevel::Error,
+                    format_args!("authz: cannot trim a listing: {err}"),
+                );
+            }
+        }
+        self.listing = None;
+        Action::Continue
     }
 
     fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {

@@ -42,6 +42,7 @@ pub mod discovery;
 mod fetch;
 mod filter;
 pub mod keys;
+pub mod listing;
 pub mod metadata;
 mod metrics;
 pub mod policy;
