@@ -87,6 +87,50 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[
     return rps, float(value) * scale
 
 
+def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args,
+                   script: Path | None) -> dict[str, list[tuple[float, float, float]]]:
+    """Warms every Envoy up, then runs wrk on each in interleaved rounds (so drift in machine load
+    hits all alike); per name, (rps, p99 ms, Envoy CPU us per request) of each round."""
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in envoys}
+    width = max(map(len, envoys))
+    for envoy in envoys.values():  # warm-up: connections, Wasm JIT, stats, caches
+        wrk(envoy.url(path), 2, args.connections, script)
+    for rnd in range(args.rounds):
+        for name, envoy in envoys.items():
+            cpu_before = cpu_seconds(envoy.proc.pid)
+            rps, p99 = wrk(envoy.url(path), args.seconds, args.connections, script)
+            cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
+            results[name].append((rps, p99, cpu_us))
+            print(f"round {rnd + 1} {name:{width}} {rps:8.0f} rps  p99 {p99:6.2f} ms  "
+                  f"{cpu_us:5.1f} us CPU/request", flush=True)
+    return results
+
+
+def report(results: dict[str, list[tuple[float, float, float]]], targets: dict[str, float]) -> None:
+    """Prints the per-name medians, their ratios to `bare` and the `targets` (rps ratios) met or
+    missed."""
+    width = max(12, *map(len, results))
+    print(f"{'flavour':{width}} {'rps':>8} {'p99 ms':>7} {'CPU us/req':>10} "
+          f"{'rps ratio':>9} {'p99 ratio':>9}  target")
+    median = {name: [statistics.median(run[i] for run in runs) for i in range(3)]
+              for name, runs in results.items()}
+    bare_rps, bare_p99, _ = median["bare"]
+    missed = []
+    for name, (rps, p99, cpu_us) in median.items():
+        ratio = rps / bare_rps
+        target = targets.get(name)
+        verdict = ""
+        if target is not None:
+            ok = ratio >= target
+            verdict = f">= {target:.2f}x {'met' if ok else 'MISSED'}"
+            if not ok:
+                missed.append(name)
+        print(f"{name:{width}} {rps:8.0f} {p99:7.2f} {cpu_us:10.1f} {ratio:8.3f}x "
+              f"{p99 / bare_p99:8.3f}x  {verdict}")
+    if missed:
+        print(f"\ntargets missed: {', '.join(missed)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario", nargs="?", default="passthrough", choices=sorted(SCENARIOS))
@@ -104,8 +148,6 @@ def main() -> None:
         "dynmod-empty": ("dynmod", "empty", floor_dir),
         "wasm-empty": ("wasm", "empty", floor_dir),
     }
-    results: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
-
     with tempfile.TemporaryDirectory(prefix="ai-gateway-bench-") as tmp:
         workdir = Path(tmp)
         script = None
@@ -125,16 +167,7 @@ def main() -> None:
             try:
                 for envoy in envoys.values():
                     envoy.start()
-                for f, envoy in envoys.items():  # warm-up: connections, Wasm JIT, stats
-                    wrk(envoy.url(path), 2, args.connections, script)
-                for rnd in range(args.rounds):
-                    for f, envoy in envoys.items():
-                        cpu_before = cpu_seconds(envoy.proc.pid)
-                        rps, p99 = wrk(envoy.url(path), args.seconds, args.connections, script)
-                        cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
-                        results[f].append((rps, p99, cpu_us))
-                        print(f"round {rnd + 1} {f:12} {rps:8.0f} rps  p99 {p99:6.2f} ms  "
-                              f"{cpu_us:5.1f} us CPU/request", flush=True)
+                results = measure_rounds(envoys, path, args, script)
             finally:
                 for envoy in envoys.values():
                     envoy.stop()
@@ -144,26 +177,7 @@ def main() -> None:
 
     print(f"\nscenario {args.scenario}: {method} {path}  "
           f"({args.rounds} rounds x {args.seconds}s, {args.connections} connections, 1 Envoy worker)")
-    print(f"{'flavour':12} {'rps':>8} {'p99 ms':>7} {'CPU us/req':>10} "
-          f"{'rps ratio':>9} {'p99 ratio':>9}  target")
-    median = {f: [statistics.median(run[i] for run in results[f]) for i in range(3)]
-              for f in variants}
-    bare_rps, bare_p99, _ = median["bare"]
-    failed = []
-    for f in variants:
-        rps, p99, cpu_us = median[f]
-        ratio = rps / bare_rps
-        target = TARGETS.get(f)
-        verdict = ""
-        if target is not None:
-            ok = ratio >= target
-            verdict = f">= {target:.2f}x {'met' if ok else 'MISSED'}"
-            if not ok:
-                failed.append(f)
-        print(f"{f:12} {rps:8.0f} {p99:7.2f} {cpu_us:10.1f} {ratio:8.3f}x {p99 / bare_p99:8.3f}x  {verdict}")
-    if failed:
-        print(f"\ntargets missed: {', '.join(failed)}")
-
+    report(results, TARGETS)
 
 if __name__ == "__main__":
     main()

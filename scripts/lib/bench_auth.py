@@ -14,7 +14,6 @@ Keys are inline (the JWKS fetch path is not on the per-request path once keys ar
 import argparse
 import json
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench import cpu_seconds, start_nginx, wrk
+from bench import measure_rounds, report, start_nginx
 from envoy_process import EnvoyProcess
 
 # Targets from the auth issue: throughput ratio to bare Envoy.
@@ -102,7 +101,6 @@ def main() -> None:
     variants = {"bare": ("bare", None), "dynmod": ("dynmod", True), "wasm": ("wasm", True)}
     if not args.no_nocache:
         variants |= {"dynmod-nocache": ("dynmod", False), "wasm-nocache": ("wasm", False)}
-    results: dict[str, list[tuple[float, float, float]]] = {v: [] for v in variants}
 
     with tempfile.TemporaryDirectory(prefix="ai-gateway-bench-auth-") as tmp:
         workdir = Path(tmp)
@@ -126,16 +124,7 @@ def main() -> None:
                         sys.exit(f"bench auth: {name} refused the bench token")
                     if envoy.flavour != "bare" and status(url, None) != 401:
                         sys.exit(f"bench auth: {name} let a request without a token through")
-                for envoy in envoys.values():  # warm-up: connections, Wasm JIT, caches
-                    wrk(envoy.url(PATH), 2, args.connections, script)
-                for rnd in range(args.rounds):
-                    for name, envoy in envoys.items():
-                        cpu_before = cpu_seconds(envoy.proc.pid)
-                        rps, p99 = wrk(envoy.url(PATH), args.seconds, args.connections, script)
-                        cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
-                        results[name].append((rps, p99, cpu_us))
-                        print(f"round {rnd + 1} {name:15} {rps:8.0f} rps  p99 {p99:6.2f} ms  "
-                              f"{cpu_us:6.1f} us CPU/request", flush=True)
+                results = measure_rounds(envoys, PATH, args, script)
             finally:
                 for envoy in envoys.values():
                     envoy.stop()
@@ -145,26 +134,7 @@ def main() -> None:
 
     print(f"\nauth: GET {PATH} with an RS256 bearer token and one CEL rule "
           f"({args.rounds} rounds x {args.seconds}s, {args.connections} connections, 1 Envoy worker)")
-    print(f"{'flavour':15} {'rps':>8} {'p99 ms':>7} {'CPU us/req':>10} "
-          f"{'rps ratio':>9} {'p99 ratio':>9}  target")
-    median = {v: [statistics.median(run[i] for run in results[v]) for i in range(3)]
-              for v in variants}
-    bare_rps, bare_p99, _ = median["bare"]
-    missed = []
-    for name in variants:
-        rps, p99, cpu_us = median[name]
-        ratio = rps / bare_rps
-        target = TARGETS.get(name)
-        verdict = ""
-        if target is not None:
-            ok = ratio >= target
-            verdict = f">= {target:.2f}x {'met' if ok else 'MISSED'}"
-            if not ok:
-                missed.append(name)
-        print(f"{name:15} {rps:8.0f} {p99:7.2f} {cpu_us:10.1f} {ratio:8.3f}x "
-              f"{p99 / bare_p99:8.3f}x  {verdict}")
-    if missed:
-        print(f"\ntargets missed: {', '.join(missed)}")
+    report(results, TARGETS)
 
 
 if __name__ == "__main__":
