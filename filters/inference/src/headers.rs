@@ -1,0 +1,16 @@
+//! Header and metadata names of the Inference Extension's endpoint-picker protocol.
+
+/// The EPP's pick: request header and `envoy.lb` metadata key (same value).
+pub const DESTINATION: &str = "x-gateway-destination-endpoint";
+/// The endpoint that served the request: `envoy.lb` metadata key (and, here, a response header
+/// that ext_proc shows the EPP and the guard stage removes before the client sees it).
+pub const SERVED: &str = "x-gateway-destination-endpoint-served";
+/// The dynamic-metadata namespace of both keys.
+pub const LB_NAMESPACE: &str = "envoy.lb";
+/// The header an `ORIGINAL_DST` cluster with `use_http_header` connects to.
+pub const ORIGINAL_DST_HOST: &str = "x-envoy-original-dst-host";
+/// The request's model, exposed for route matching by body-based routing.
+pub const MODEL_NAME: &str = "x-gateway-model-name";
+
+/// Request headers that choose a pod: never accepted from a client.
+pub const CLIENT_FORBIDDEN: [&str; 3] = [DESTINATION, ORIGINAL_DST_HOST, SERVED];

@@ -1,0 +1,55 @@
+//! Inference routing for the Gateway API Inference Extension: Envoy's stock `ext_proc` filter
+//! asks the endpoint picker (EPP) where each request goes; this filter, run twice around it,
+//! keeps clients from choosing a pod (`guard` stage, before ext_proc), and validates the EPP's
+//! pick against the pool, hands it to Envoy's final hop, applies the pool's failure mode and
+//! reports the served endpoint (`route` stage, after ext_proc).
+
+use std::sync::Arc;
+
+use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
+
+mod cidr;
+mod config;
+mod endpoint;
+mod guard;
+mod headers;
+mod metrics;
+mod picker;
+mod pool;
+mod request_body;
+mod route;
+mod usage;
+
+pub use config::{FailureMode, FinalHop, GuardSettings, RouteSettings, Settings};
+pub use guard::GuardFilter;
+pub use route::RouteFilter;
+
+/// Parses the filter's JSON configuration into a factory for its stage.
+pub fn factory(config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
+    Ok(Arc::new(match Settings::from_json(config)? {
+        Settings::Guard(settings) => InferenceFactory::Guard(Arc::new(settings)),
+        Settings::Route(settings) => InferenceFactory::Route(Arc::new(settings)),
+    }))
+}
+
+/// Creates one stage filter per stream over the shared settings.
+enum InferenceFactory {
+    Guard(Arc<GuardSettings>),
+    Route(Arc<RouteSettings>),
+}
+
+impl FilterFactory for InferenceFactory {
+    fn metrics(&self) -> &'static [MetricDef] {
+        &metrics::METRICS
+    }
+
+    fn new_filter(&self) -> Box<dyn HttpFilter> {
+        match self {
+            InferenceFactory::Guard(settings) => Box::new(GuardFilter::new(settings.clone())),
+            InferenceFactory::Route(settings) => Box::new(RouteFilter::new(settings.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod route_tests;

@@ -1,0 +1,240 @@
+//! The route stage, placed after ext_proc: reads the EPP's pick (`envoy.lb` metadata, else the
+//! request header), keeps only candidates inside the pool, and hands them to the final hop.
+//! When nothing usable came back, FailClose answers 503 and FailOpen lets the filter's picker
+//! choose. On the response it reports the served endpoint and counts per endpoint and pool.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
+
+use crate::config::{FailureMode, FinalHop, RouteSettings};
+use crate::endpoint::join;
+use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, SERVED};
+use crate::metrics::{self, Reason};
+use crate::picker;
+use crate::request_body;
+use crate::usage::UsageReader;
+
+/// One request's routing state.
+pub struct RouteFilter {
+    settings: Arc<RouteSettings>,
+    started_nanos: u64,
+    /// The endpoint handed to the final hop first (the served one unless retries moved on).
+    routed: Option<SocketAddr>,
+    /// Reading the request body for the picker's weight (FailOpen only).
+    reading_body: bool,
+    /// Work added to a member's shared load by the picker: (member, weight).
+    picker_load: Option<(usize, i64)>,
+    status: Option<u16>,
+    usage: Option<UsageReader>,
+}
+
+impl RouteFilter {
+    /// A route stage over the shared settings.
+    pub fn new(settings: Arc<RouteSettings>) -> Self {
+        RouteFilter {
+            settings,
+            started_nanos: 0,
+            routed: None,
+            reading_body: false,
+            picker_load: None,
+            status: None,
+            usage: None,
+        }
+    }
+
+    fn decide(&self, host: &mut dyn Host, reason: Reason) {
+        let pool = self.settings.pool.name.as_str();
+        host.counter_add(metrics::DECISIONS_TOTAL, &[pool, reason.tag()], 1);
+    }
+
+    /// Hands `endpoints` (in the pool, in preference order) to the final hop.
+    fn route(&mut self, host: &mut dyn Host, endpoints: &[SocketAddr]) {
+        match self.settings.final_hop {
+            FinalHop::OverrideHost => {
+                host.set_header(Direction::Request, DESTINATION, &join(endpoints));
+            }
+            FinalHop::OriginalDst => {
+                host.set_header(
+                    Direction::Request,
+                    ORIGINAL_DST_HOST,
+                    &endpoints[0].to_string(),
+                );
+            }
+        }
+        self.routed = Some(endpoints[0]);
+    }
+
+    fn fail_close(&mut self, host: &mut dyn Host, why: &str) -> Action {
+        self.decide(host, Reason::FailClose);
+        let body = format!(
+            "no inference endpoint available in pool {}: {why}\n",
+            self.settings.pool.name
+        );
+        host.send_local_reply(
+            503,
+            &[("content-type", "text/plain")],
+            body.as_bytes(),
+            "inference_no_endpoint",
+        );
+        Action::Pause
+    }
+
+    /// FailOpen: the least loaded pool member, weighted by the request's output cap.
+    fn pick(&mut self, host: &mut dyn Host, max_tokens: Option<u64>) {
+        let pool = &self.settings.pool;
+        let start = self.settings.rotation.fetch_add(1, Ordering::Relaxed);
+        let Some(index) = picker::pick(host, pool, start) else {
+            return;
+        };
+        let weight = picker::weight(max_tokens, self.settings.default_max_tokens);
+        picker::adjust(host, pool, index, weight);
+        self.picker_load = Some((index, weight));
+        self.decide(host, Reason::FailOpen);
+        let endpoint = pool.endpoints[index];
+        self.route(host, &[endpoint]);
+    }
+
+    fn endpoint_tag(&self) -> &str {
+        self.routed
+            .and_then(|addr| self.settings.pool.member(addr))
+            .map_or(ai_gateway_core::metrics::OTHER, |i| {
+                self.settings.endpoint_tags[i].as_str()
+            })
+    }
+}
+
+impl HttpFilter for RouteFilter {
+    fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        self.started_nanos = host.monotonic_nanos();
+        let pick = host
+            .metadata(LB_NAMESPACE, DESTINATION)
+            .or_else(|| host.header(Direction::Request, DESTINATION));
+        // Only this stage decides what the final hop sees.
+        host.remove_header(Direction::Request, DESTINATION);
+        host.remove_header(Direction::Request, ORIGINAL_DST_HOST);
+        let checked = pick
+            .as_deref()
+            .map(|value| self.settings.pool.check(value))
+            .unwrap_or_default();
+        for (addr, refusal) in &checked.refused {
+            host.log(
+                LogLevel::Warn,
+                format_args!(
+                    "inference: EPP pick {addr} refused ({refusal:?}) for pool {}",
+                    self.settings.pool.name
+                ),
+            );
+            self.decide(host, Reason::OutsidePool);
+        }
+        if !checked.valid.is_empty() {
+            let first_was_used = checked.refused.is_empty() && checked.malformed == 0
+                || pick
+                    .as_deref()
+                    .and_then(|v| v.split(',').map(str::trim).find(|e| !e.is_empty()))
+                    .and_then(|first| crate::endpoint::parse_one(first).ok())
+                    == Some(checked.valid[0]);
+            let reason = if first_was_used {
+                Reason::Epp
+            } else {
+                Reason::EppFallback
+            };
+            self.decide(host, reason);
+            self.route(host, &checked.valid);
+            return Action::Continue;
+        }
+        let why = match &pick {
+            None => "the endpoint picker gave no destination",
+            Some(_) if !checked.refused.is_empty() => {
+                "the endpoint picker's pick is outside the pool"
+            }
+            Some(_) => "the endpoint picker's destination is not ip:port",
+        };
+        match self.settings.failure_mode {
+            FailureMode::FailClose => self.fail_close(host, why),
+            FailureMode::FailOpen if end_of_stream => {
+                self.pick(host, None);
+                Action::Continue
+            }
+            FailureMode::FailOpen => {
+                self.reading_body = true;
+                Action::Pause
+            }
+        }
+    }
+
+    fn on_request_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        if !self.reading_body {
+            return Action::Continue;
+        }
+        let body = host.body(Direction::Request);
+        let over = body.len() > self.settings.max_body_bytes;
+        if !end_of_stream && !over {
+            return Action::Pause;
+        }
+        self.reading_body = false;
+        let max_tokens = if over {
+            None
+        } else {
+            request_body::facts(&body).max_tokens
+        };
+        self.pick(host, max_tokens);
+        Action::Continue
+    }
+
+    fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        let Some(routed) = self.routed else {
+            return Action::Continue;
+        };
+        let served = routed.to_string();
+        let [status, content_type] = host
+            .header_values(Direction::Response, &[":status", "content-type"])
+            .try_into()
+            .unwrap_or_default();
+        self.status = status.and_then(|s| s.parse().ok());
+        host.set_metadata(LB_NAMESPACE, SERVED, &served);
+        host.set_header(Direction::Response, SERVED, &served);
+        self.usage = Some(UsageReader::new(
+            content_type.as_deref().unwrap_or(""),
+            self.settings.max_body_bytes,
+        ));
+        Action::Continue
+    }
+
+    fn on_response_body(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        if let Some(usage) = &mut self.usage {
+            usage.feed(&host.body(Direction::Response));
+        }
+        Action::Continue
+    }
+
+    fn on_stream_done(&mut self, host: &mut dyn Host) {
+        if let Some((index, weight)) = self.picker_load.take() {
+            picker::adjust(host, &self.settings.pool, index, -weight);
+        }
+        if self.routed.is_none() {
+            return;
+        }
+        let pool = self.settings.pool.name.clone();
+        let endpoint = self.endpoint_tag().to_string();
+        let outcome = metrics::outcome(self.status);
+        host.counter_add(metrics::REQUESTS_TOTAL, &[&pool, &endpoint, outcome], 1);
+        let elapsed_ms = host.monotonic_nanos().saturating_sub(self.started_nanos) / 1_000_000;
+        host.histogram_record(
+            metrics::REQUEST_DURATION_MS,
+            &[&pool, &endpoint],
+            elapsed_ms,
+        );
+        if let Some(usage) = self.usage.as_ref().and_then(UsageReader::finish) {
+            let tags = |kind| [pool.as_str(), endpoint.as_str(), kind];
+            host.counter_add(metrics::TOKENS_TOTAL, &tags("prompt"), usage.prompt_tokens);
+            host.counter_add(
+                metrics::TOKENS_TOTAL,
+                &tags("completion"),
+                usage.completion_tokens,
+            );
+        }
+    }
+}
