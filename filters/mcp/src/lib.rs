@@ -15,6 +15,7 @@ pub mod listing_cache;
 pub mod merge;
 pub mod metrics;
 pub mod naming;
+pub mod openapi;
 pub mod opened;
 pub mod recovered;
 pub mod relay_ids;
