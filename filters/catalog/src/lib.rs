@@ -12,13 +12,14 @@ mod empty;
 mod host_probe;
 
 /// Names of the built-in filters.
-pub const FILTER_NAMES: &[&str] = &["a2a", "authz", "llm", "mcp"];
+pub const FILTER_NAMES: &[&str] = &["a2a", "authz", "inference", "llm", "mcp"];
 
 /// Builds the factory for the named filter from its JSON configuration.
 pub fn build(name: &str, config: &str) -> Result<Arc<dyn FilterFactory>, ConfigError> {
     match name {
         "a2a" => ai_gateway_a2a::factory(config),
         "authz" => ai_gateway_auth::factory(config),
+        "inference" => ai_gateway_inference::factory(config),
         "llm" => ai_gateway_llm::factory(config),
         "mcp" => ai_gateway_mcp::factory(config),
         #[cfg(feature = "diagnostic-filters")]
