@@ -171,6 +171,8 @@ pub struct Bootstrap {
     pub artifacts: Artifacts,
     /// Dynamic metadata set by Envoy's `set_metadata` filter ahead of the gateway filters.
     pub preset_metadata: Vec<PresetMetadata>,
+    /// Envoy's worker threads (`--concurrency`); 1 unless a test needs several workers.
+    pub concurrency: u32,
 }
 
 impl Bootstrap {
@@ -187,7 +189,14 @@ impl Bootstrap {
             llm_providers: Vec::new(),
             artifacts: Artifacts::Release,
             preset_metadata: Vec::new(),
+            concurrency: 1,
         }
+    }
+
+    /// Runs Envoy with `workers` worker threads (e.g. 2, to test state shared across workers).
+    pub fn concurrency(mut self, workers: u32) -> Self {
+        self.concurrency = workers;
+        self
     }
 
     /// Loads the diagnostics build (`target/diagnostics`), which also has the diagnostic filters.

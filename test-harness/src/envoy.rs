@@ -83,7 +83,9 @@ impl Envoy {
             .arg(workdir.path().join("admin-address"))
             // Several Envoys run side by side in tests: no shared-memory hot-restart state.
             .arg("--disable-hot-restart")
-            .args(["--concurrency", "1", "--log-level", "info"]);
+            .arg("--concurrency")
+            .arg(bootstrap.concurrency.to_string())
+            .args(["--log-level", "info"]);
         if bootstrap.flavour == Some(Flavour::DynamicModule) {
             let module = paths::dynamic_module(bootstrap.artifacts)?;
             let dir = module.parent().expect("a file has a parent directory");

@@ -35,6 +35,7 @@ per_flavour!(
     metadata_set_ahead_of_the_filter_is_readable,
     metadata_written_by_the_filter_lands_in_the_flavours_sink,
     probe_metrics_carry_their_labels,
+    shared_counter_is_one_across_workers,
 );
 
 /// What both upstreams answer, so a test can tell which one served a request.
@@ -461,4 +462,68 @@ async fn probe_metrics_carry_their_labels(flavour: Flavour) {
         metric(envoy, "probe_duration_ms_count", &[("agent", "first")], 2.0).await,
         2.0
     );
+}
+
+/// Two workers, a fresh connection per request: the shared counter counts every request once,
+/// sequential and concurrent ones alike (compare-and-swap), whichever worker served it.
+async fn shared_counter_is_one_across_workers(flavour: Flavour) {
+    let first = FakeUpstream::fixed(200, Some("text/plain"), FIRST_BODY)
+        .await
+        .unwrap();
+    let probed = Probed::start_with(flavour, first, |bootstrap| bootstrap.concurrency(2)).await;
+    let url = format!("{}/a2a/first/x", probed.envoy.gateway_url());
+    for expected in 1..=20 {
+        assert_eq!(shared_add(url.clone()).await, format!("Ok({expected})"));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        tasks.spawn(shared_add(url.clone()));
+    }
+    let concurrent = tasks.join_all().await;
+    let mut values: Vec<i64> = concurrent
+        .iter()
+        .map(|value| {
+            value
+                .trim_start_matches("Ok(")
+                .trim_end_matches(')')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    values.sort_unstable();
+    assert_eq!(values, (21..=60).collect::<Vec<i64>>(), "{concurrent:?}");
+    let stats = probed
+        .envoy
+        .admin_get("/stats?filter=downstream_cx_total")
+        .await
+        .unwrap();
+    let served: Vec<u64> = stats
+        .lines()
+        .filter(|line| line.starts_with("listener.") && line.contains(".worker_"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(served.len(), 2, "{stats}");
+    assert!(
+        served.iter().all(|&count| count > 0),
+        "both workers served: {stats}"
+    );
+}
+
+/// One GET adding 1 to the probe's shared counter over a fresh connection (no pooling, so
+/// connections spread over the workers); the probe's report of the new value.
+async fn shared_add(url: String) -> String {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let response = client
+        .get(url)
+        .header("x-probe-shared-add", "probe_counter")
+        .send()
+        .await
+        .expect("the gateway answers");
+    response.headers()["x-probe-shared-value"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }

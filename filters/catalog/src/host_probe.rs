@@ -17,6 +17,8 @@
 //! - `x-probe-upper-body`: buffer the request body and forward it upper-cased.
 //! - `x-probe-append: <text>`: hold the response headers, buffer the response body, append the
 //!   text and fix `content-length` from the body callback.
+//! - `x-probe-shared-add: <key>`: add 1 to the cross-worker shared counter `key`; the new value
+//!   is reported in `x-probe-shared-value`.
 //! - `x-probe-agent`/`x-probe-method`/`x-probe-outcome`: tag values of `probe_requests_total`.
 //!
 //! Every response carries `x-probe-*` headers reporting what the filter observed (among them
@@ -112,6 +114,10 @@ impl HttpFilter for Probe {
             .enumerate()
         {
             self.tags[slot] = req(name).unwrap_or_default();
+        }
+        if let Some(key) = req("x-probe-shared-add") {
+            let value = ai_gateway_core::shared::add_i64(host, &key, 1);
+            self.note("x-probe-shared-value", format!("{value:?}"));
         }
         self.upper_body = req("x-probe-upper-body").is_some();
         self.append = req("x-probe-append");

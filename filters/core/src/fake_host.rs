@@ -3,10 +3,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 
 use crate::host::{
     CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
-    StreamId,
+    SharedValue, StreamId,
 };
 use crate::metrics::MetricId;
 
@@ -58,6 +59,12 @@ pub struct FakeHost {
     pub random_calls: Cell<u64>,
     /// When set, [`Host::random_bytes`] fails (to test a filter's handling of that).
     pub random_fails: bool,
+    /// The cross-worker shared store; clone the `Rc` into another `FakeHost` to play two
+    /// workers of one process.
+    pub shared: Rc<RefCell<BTreeMap<String, SharedValue>>>,
+    /// A foreign write applied just before the next conditional [`Host::shared_set`] of its key
+    /// (another worker winning the race), see [`FakeHost::shared_interleave_once`].
+    shared_interleave: RefCell<Option<(String, Vec<u8>)>>,
 }
 
 impl Default for FakeHost {
@@ -89,6 +96,8 @@ impl Default for FakeHost {
             logs: RefCell::new(Vec::new()),
             random_calls: Cell::new(0),
             random_fails: false,
+            shared: Rc::default(),
+            shared_interleave: RefCell::new(None),
         }
     }
 }
@@ -98,6 +107,26 @@ fn tag_key(metric: MetricId, tags: &[&str]) -> (usize, Vec<String>) {
 }
 
 impl FakeHost {
+    /// Makes another worker write `value` to `key` between this worker's next read and its
+    /// conditional write of that key, so the write meets a stale compare-and-swap token.
+    pub fn shared_interleave_once(&self, key: &str, value: &[u8]) {
+        *self.shared_interleave.borrow_mut() = Some((key.to_owned(), value.to_vec()));
+    }
+
+    fn shared_write(&self, key: &str, value: &[u8]) {
+        let mut store = self.shared.borrow_mut();
+        let cas = store
+            .get(key)
+            .map_or(1, |old| old.cas.wrapping_add(1).max(1));
+        store.insert(
+            key.to_owned(),
+            SharedValue {
+                bytes: value.to_vec(),
+                cas,
+            },
+        );
+    }
+
     /// A host whose request carries these headers.
     pub fn with_request_headers(headers: &[(&str, &str)]) -> Self {
         FakeHost {
@@ -280,6 +309,28 @@ impl Host for FakeHost {
 
     fn unix_seconds(&self) -> u64 {
         self.unix_seconds
+    }
+
+    fn shared_get(&self, key: &str) -> Option<SharedValue> {
+        self.shared.borrow().get(key).cloned()
+    }
+
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), HostError> {
+        let interleaved = self
+            .shared_interleave
+            .borrow_mut()
+            .take_if(|(pending, _)| cas.is_some() && pending == key);
+        if let Some((_, foreign)) = interleaved {
+            self.shared_write(key, &foreign);
+        }
+        let current = self.shared.borrow().get(key).map(|value| value.cas);
+        if let (Some(expected), Some(current)) = (cas, current) {
+            if expected != current {
+                return Err(HostError::CasMismatch);
+            }
+        }
+        self.shared_write(key, value);
+        Ok(())
     }
 
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {

@@ -100,6 +100,22 @@ pub enum HostError {
     /// The named cluster does not exist or the callout was refused.
     #[error("callout refused: {0}")]
     CalloutRefused(String),
+    /// [`Host::shared_set`] with a compare-and-swap token that is no longer current: another
+    /// worker wrote the key since it was read.
+    #[error("shared value changed since it was read")]
+    CasMismatch,
+    /// The shared store refused the call (with the host's reason).
+    #[error("shared store: {0}")]
+    SharedStore(String),
+}
+
+/// A value of the cross-worker shared store, with the token [`Host::shared_set`] checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedValue {
+    /// The stored bytes.
+    pub bytes: Vec<u8>,
+    /// Compare-and-swap token: changes on every write of the key.
+    pub cas: u32,
 }
 
 /// The proxy as seen by one HTTP stream. Header names are lower-case; pseudo-headers
@@ -196,6 +212,14 @@ pub trait Host {
     /// Fills `buf` with cryptographic-quality random bytes (OS or host CSPRNG), e.g. for AEAD
     /// nonces. On error `buf` must not be used: a predictable nonce breaks AES-GCM.
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError>;
+
+    /// A key of the store shared by every worker of this Envoy process (Wasm: proxy-wasm shared
+    /// data of the VM id; dynamic module: a process-wide map). `None` when the key was never set.
+    fn shared_get(&self, key: &str) -> Option<SharedValue>;
+    /// Writes a shared key. With `cas`, only if the key still carries that token (else
+    /// [`HostError::CasMismatch`]); without, unconditionally. Creating a missing key is never
+    /// conditional (proxy-wasm ignores the token then): see [`crate::shared::add_i64`].
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), HostError>;
 
     /// Writes to Envoy's log.
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>);

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod host;
 pub mod jsonrpc;
 pub mod metrics;
+pub mod shared;
 pub mod sse;
 
 #[cfg(any(test, feature = "fake-host"))]
@@ -16,6 +17,6 @@ pub use config::{parse_config, ConfigError, FilterFactory};
 pub use filter::{Action, HttpFilter};
 pub use host::{
     CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
-    Direction, Host, HostError, LogLevel, MetadataSink, StreamId,
+    Direction, Host, HostError, LogLevel, MetadataSink, SharedValue, StreamId,
 };
 pub use metrics::{MetricDef, MetricId, MetricKind, TagLimiter};

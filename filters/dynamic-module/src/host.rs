@@ -6,12 +6,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ai_gateway_core::{
     CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
-    Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind, StreamId,
+    Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind, SharedValue,
+    StreamId,
 };
 
 use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
 use crate::envoy_log;
 use crate::metrics::Metrics;
+use crate::shared_store;
 
 /// The host as seen from one hook of one stream. `envoy` is only valid during that hook,
 /// so an `EnvoyHost` is created per hook and never stored.
@@ -461,6 +463,14 @@ impl Host for EnvoyHost<'_> {
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0)
+    }
+
+    fn shared_get(&self, key: &str) -> Option<SharedValue> {
+        shared_store::get(key)
+    }
+
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), HostError> {
+        shared_store::set(key, value, cas)
     }
 
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {

@@ -15,6 +15,7 @@ pub mod guard;
 pub mod host;
 mod metric_batch;
 pub mod metrics;
+mod shared_store;
 pub mod stream;
 #[cfg(test)]
 mod test_envoy_stubs;

@@ -29,6 +29,8 @@ pub(crate) type HostResult<T> = Result<T, HostCallError>;
 
 const OK: u32 = 0;
 const NOT_FOUND: u32 = 1;
+/// proxy-wasm's `CasMismatch` status.
+pub(crate) const CAS_MISMATCH: u32 = 8;
 const WASI_CLOCK_MONOTONIC: i32 = 1;
 
 #[link(wasm_import_module = "env")]
@@ -110,6 +112,20 @@ extern "C" {
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
 }
 
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -193,6 +209,30 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> HostResult<()> {
         }
     }
     Ok(())
+}
+
+/// A shared-data key's bytes and compare-and-swap token; `None` when the key is absent.
+pub(crate) fn shared_data(key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
+    let mut data = null_mut();
+    let mut size = 0usize;
+    let mut cas = 0u32;
+    let status =
+        unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
+    match status {
+        OK => Ok(Some((unsafe { take_host_bytes(data, size) }, cas))),
+        NOT_FOUND => Ok(None),
+        status => Err(HostCallError {
+            call: "proxy_get_shared_data",
+            status,
+        }),
+    }
+}
+
+/// Writes a shared-data key; `cas` 0 writes unconditionally.
+pub(crate) fn set_shared_data(key: &str, value: &[u8], cas: u32) -> HostResult<()> {
+    let status =
+        unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) };
+    check("proxy_set_shared_data", status)
 }
 
 /// Up to `max_size` bytes of a host buffer from `start`; empty when the buffer is absent.

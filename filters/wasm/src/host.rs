@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ai_gateway_core::{
     CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
-    MetricId,
+    MetricId, SharedValue,
 };
 use proxy_wasm::types::{BufferType, MapType, StreamType};
 
@@ -218,6 +218,23 @@ impl Host for WasmHost<'_> {
 
     fn unix_millis(&self) -> u64 {
         abi::wall_clock_nanos().map(|n| n / 1_000_000).unwrap_or(0)
+    }
+
+    fn shared_get(&self, key: &str) -> Option<SharedValue> {
+        match abi::shared_data(key) {
+            Ok(found) => found.map(|(bytes, cas)| SharedValue { bytes, cas }),
+            Err(err) => {
+                log::warn!("shared data {key}: {err}");
+                None
+            }
+        }
+    }
+
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), HostError> {
+        abi::set_shared_data(key, value, cas.unwrap_or(0)).map_err(|err| match err.status {
+            abi::CAS_MISMATCH => HostError::CasMismatch,
+            _ => HostError::SharedStore(err.to_string()),
+        })
     }
 
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError> {
