@@ -53,6 +53,8 @@ struct RawPool {
     target_ports: Vec<u16>,
     #[serde(default)]
     endpoints: Vec<String>,
+    #[serde(default)]
+    failure_mode: FailureMode,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,9 +75,7 @@ struct RawConfig {
     expose_served_endpoint: bool,
     // route
     #[serde(default)]
-    pool: Option<RawPool>,
-    #[serde(default)]
-    failure_mode: FailureMode,
+    pools: Vec<RawPool>,
     #[serde(default)]
     final_hop: FinalHop,
     #[serde(default = "default_max_tokens")]
@@ -104,13 +104,24 @@ pub struct GuardSettings {
     pub expose_served_endpoint: bool,
 }
 
-/// The route stage's settings.
+/// One pool of the route stage.
 #[derive(Debug)]
-pub struct RouteSettings {
+pub struct PoolSettings {
     pub pool: Pool,
     /// Tag-safe form of each `pool.endpoints` entry (same index).
     pub endpoint_tags: Vec<String>,
     pub failure_mode: FailureMode,
+}
+
+/// Most pools one route stage serves.
+pub const MAX_POOLS: usize = 64;
+
+/// The route stage's settings.
+#[derive(Debug)]
+pub struct RouteSettings {
+    /// The pools; with several, request header `x-ai-gateway-inference-pool` (set per route by
+    /// Envoy's header_mutation filter) names the request's pool.
+    pub pools: Vec<PoolSettings>,
     pub final_hop: FinalHop,
     /// Weight of a request without an output cap.
     pub default_max_tokens: u64,
@@ -139,9 +150,9 @@ impl Settings {
 }
 
 fn guard(raw: RawConfig) -> Result<Settings, ConfigError> {
-    if raw.pool.is_some() {
+    if !raw.pools.is_empty() {
         return Err(ConfigError::invalid(
-            "pool",
+            "pools",
             "only for stage \"route\" (the guard runs before the EPP has picked)",
         ));
     }
@@ -168,15 +179,34 @@ fn route(raw: RawConfig) -> Result<Settings, ConfigError> {
             "only for stage \"guard\" (the route must be chosen before ext_proc runs)",
         ));
     }
-    let Some(raw_pool) = raw.pool else {
-        return Err(ConfigError::invalid("pool", "required for stage \"route\""));
-    };
-    let pool = validate_pool(raw_pool)?;
-    if raw.failure_mode == FailureMode::FailOpen && pool.endpoints.is_empty() {
+    if raw.pools.is_empty() || raw.pools.len() > MAX_POOLS {
         return Err(ConfigError::invalid(
-            "pool.endpoints",
-            "FailOpen needs at least one endpoint for the filter's picker",
+            "pools",
+            format!("1 to {MAX_POOLS} pools for stage \"route\""),
         ));
+    }
+    let mut pools: Vec<PoolSettings> = Vec::with_capacity(raw.pools.len());
+    for (i, raw_pool) in raw.pools.into_iter().enumerate() {
+        let failure_mode = raw_pool.failure_mode;
+        let pool = validate_pool(raw_pool, &format!("pools[{i}]"))?;
+        if pools.iter().any(|p| p.pool.name == pool.name) {
+            return Err(ConfigError::invalid(
+                format!("pools[{i}].name"),
+                format!("duplicate pool {:?}", pool.name),
+            ));
+        }
+        if failure_mode == FailureMode::FailOpen && pool.endpoints.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("pools[{i}].endpoints"),
+                "FailOpen needs at least one endpoint for the filter's picker",
+            ));
+        }
+        let endpoint_tags = pool.endpoints.iter().map(|e| endpoint_tag(*e)).collect();
+        pools.push(PoolSettings {
+            pool,
+            endpoint_tags,
+            failure_mode,
+        });
     }
     if raw.max_body_bytes == 0 {
         return Err(ConfigError::invalid(
@@ -184,11 +214,8 @@ fn route(raw: RawConfig) -> Result<Settings, ConfigError> {
             "must be greater than 0",
         ));
     }
-    let endpoint_tags = pool.endpoints.iter().map(|e| endpoint_tag(*e)).collect();
     Ok(Settings::Route(RouteSettings {
-        pool,
-        endpoint_tags,
-        failure_mode: raw.failure_mode,
+        pools,
         final_hop: raw.final_hop,
         default_max_tokens: raw.default_max_tokens,
         max_body_bytes: raw.max_body_bytes,
@@ -196,16 +223,16 @@ fn route(raw: RawConfig) -> Result<Settings, ConfigError> {
     }))
 }
 
-fn validate_pool(raw: RawPool) -> Result<Pool, ConfigError> {
+fn validate_pool(raw: RawPool, at: &str) -> Result<Pool, ConfigError> {
     if !is_tag_safe(&raw.name) {
         return Err(ConfigError::invalid(
-            "pool.name",
+            format!("{at}.name"),
             "must be 1 to 64 ASCII letters, digits, '-' or '_' (a metric tag value)",
         ));
     }
     if raw.cidrs.is_empty() {
         return Err(ConfigError::invalid(
-            "pool.cidrs",
+            format!("{at}.cidrs"),
             "at least one address range is required (nothing outside it is ever routed to)",
         ));
     }
@@ -213,18 +240,18 @@ fn validate_pool(raw: RawPool) -> Result<Pool, ConfigError> {
     for (i, text) in raw.cidrs.iter().enumerate() {
         cidrs.push(
             Cidr::parse(text)
-                .map_err(|e| ConfigError::invalid(format!("pool.cidrs[{i}]"), e.to_string()))?,
+                .map_err(|e| ConfigError::invalid(format!("{at}.cidrs[{i}]"), e.to_string()))?,
         );
     }
     if raw.target_ports.is_empty() || raw.target_ports.contains(&0) {
         return Err(ConfigError::invalid(
-            "pool.targetPorts",
+            format!("{at}.targetPorts"),
             "at least one port, none of them 0",
         ));
     }
     if raw.endpoints.len() > MAX_ENDPOINTS {
         return Err(ConfigError::invalid(
-            "pool.endpoints",
+            format!("{at}.endpoints"),
             format!("at most {MAX_ENDPOINTS} (each is a metric tag value)"),
         ));
     }
@@ -235,7 +262,7 @@ fn validate_pool(raw: RawPool) -> Result<Pool, ConfigError> {
         endpoints: Vec::with_capacity(raw.endpoints.len()),
     };
     for (i, text) in raw.endpoints.iter().enumerate() {
-        let field = format!("pool.endpoints[{i}]");
+        let field = format!("{at}.endpoints[{i}]");
         let addr: SocketAddr =
             parse_one(text).map_err(|e| ConfigError::invalid(&field, e.to_string()))?;
         if let Some(reason) = pool.refusal(addr) {
@@ -275,7 +302,7 @@ pub fn endpoint_tag(addr: SocketAddr) -> String {
 mod tests {
     use super::*;
 
-    const POOL: &str = r#""pool":{"name":"p","cidrs":["127.0.0.0/24","::1/128"],"targetPorts":[8000],"endpoints":["127.0.0.2:8000","[::1]:8000"]}"#;
+    const POOL: &str = r#""pools":[{"name":"p","cidrs":["127.0.0.0/24","::1/128"],"targetPorts":[8000],"endpoints":["127.0.0.2:8000","[::1]:8000"]}]"#;
 
     fn field_of(json: &str) -> String {
         match Settings::from_json(json).unwrap_err() {
@@ -291,10 +318,10 @@ mod tests {
         else {
             panic!("route settings expected");
         };
-        assert_eq!(s.failure_mode, FailureMode::FailClose);
+        assert_eq!(s.pools[0].failure_mode, FailureMode::FailClose);
         assert_eq!(s.final_hop, FinalHop::OverrideHost);
         assert_eq!(s.default_max_tokens, 256);
-        assert_eq!(s.endpoint_tags, ["127_0_0_2_8000", "__1_8000"]);
+        assert_eq!(s.pools[0].endpoint_tags, ["127_0_0_2_8000", "__1_8000"]);
     }
 
     #[test]
@@ -314,25 +341,27 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (r#"{}"#.into(), "stage"),
             (r#"{"stage":"middle"}"#.into(), "stage"),
-            (r#"{"stage":"route"}"#.into(), "pool"),
-            (format!(r#"{{"stage":"guard",{POOL}}}"#), "pool"),
+            (r#"{"stage":"route"}"#.into(), "pools"),
+            (format!(r#"{{"stage":"guard",{POOL}}}"#), "pools"),
             (route(r#","bodyRouting":{}"#), "bodyRouting"),
             (r#"{"stage":"guard","bodyRouting":{"maxBodyBytes":0}}"#.into(), "bodyRouting.maxBodyBytes"),
-            (route(r#","failureMode":"Sometimes""#), "failureMode"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"failureMode":"Sometimes"}]}"#.into(), "pools[0].failureMode"),
             (route(r#","finalHop":"dns""#), "finalHop"),
             (route(r#","maxBodyBytes":0"#), "maxBodyBytes"),
             (route(r#","bogus":1"#), "bogus"),
-            (r#"{"stage":"route","pool":{"name":"a b","cidrs":["10.0.0.0/8"],"targetPorts":[1]}}"#.into(), "pool.name"),
-            (r#"{"stage":"route","pool":{"name":"other","cidrs":["10.0.0.0/8"],"targetPorts":[1]}}"#.into(), "pool.name"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":[],"targetPorts":[1]}}"#.into(), "pool.cidrs"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8","10.1.1.1/8"],"targetPorts":[1]}}"#.into(), "pool.cidrs[1]"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[]}}"#.into(), "pool.targetPorts"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[0]}}"#.into(), "pool.targetPorts"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["11.0.0.1:1"]}}"#.into(), "pool.endpoints[0]"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["10.0.0.1:2"]}}"#.into(), "pool.endpoints[0]"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["10.0.0.1:1","10.0.0.1:1"]}}"#.into(), "pool.endpoints[1]"),
-            (r#"{"stage":"route","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["pod:1"]}}"#.into(), "pool.endpoints[0]"),
-            (r#"{"stage":"route","failureMode":"FailOpen","pool":{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1]}}"#.into(), "pool.endpoints"),
+            (r#"{"stage":"route","pools":[{"name":"a b","cidrs":["10.0.0.0/8"],"targetPorts":[1]}]}"#.into(), "pools[0].name"),
+            (r#"{"stage":"route","pools":[{"name":"other","cidrs":["10.0.0.0/8"],"targetPorts":[1]}]}"#.into(), "pools[0].name"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":[],"targetPorts":[1]}]}"#.into(), "pools[0].cidrs"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8","10.1.1.1/8"],"targetPorts":[1]}]}"#.into(), "pools[0].cidrs[1]"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[]}]}"#.into(), "pools[0].targetPorts"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[0]}]}"#.into(), "pools[0].targetPorts"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["11.0.0.1:1"]}]}"#.into(), "pools[0].endpoints[0]"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["10.0.0.1:2"]}]}"#.into(), "pools[0].endpoints[0]"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["10.0.0.1:1","10.0.0.1:1"]}]}"#.into(), "pools[0].endpoints[1]"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"endpoints":["pod:1"]}]}"#.into(), "pools[0].endpoints[0]"),
+            (r#"{"stage":"route","pools":[{"name":"p","failureMode":"FailOpen","cidrs":["10.0.0.0/8"],"targetPorts":[1]}]}"#.into(), "pools[0].endpoints"),
+            (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1]},{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1]}]}"#.into(), "pools[1].name"),
+            (r#"{"stage":"route","pools":[]}"#.into(), "pools"),
         ];
         for (json, field) in &cases {
             assert_eq!(&field_of(json), field, "config: {json}");

@@ -96,7 +96,7 @@ impl HttpFilter for GuardFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::headers::{DESTINATION, ORIGINAL_DST_HOST};
+    use crate::headers::{DESTINATION, ORIGINAL_DST_HOST, POOL};
     use ai_gateway_core::fake_host::FakeHost;
 
     fn guard(body_routing: Option<usize>) -> GuardFilter {
@@ -112,6 +112,7 @@ mod tests {
             (":path", "/v1/chat/completions"),
             (DESTINATION, "10.9.9.9:80"),
             (ORIGINAL_DST_HOST, "10.9.9.9:80"),
+            (POOL, "other-tenant"),
             ("x-other", "kept"),
         ]);
         assert_eq!(

@@ -12,5 +12,9 @@ pub const ORIGINAL_DST_HOST: &str = "x-envoy-original-dst-host";
 /// The request's model, exposed for route matching by body-based routing.
 pub const MODEL_NAME: &str = "x-gateway-model-name";
 
-/// Request headers that choose a pod: never accepted from a client.
-pub const CLIENT_FORBIDDEN: [&str; 3] = [DESTINATION, ORIGINAL_DST_HOST, SERVED];
+/// The request's pool, when the route stage serves several: set per route by Envoy's
+/// `header_mutation` filter (route or weighted-cluster config), after the guard.
+pub const POOL: &str = "x-ai-gateway-inference-pool";
+
+/// Request headers that choose a pool or a pod: never accepted from a client.
+pub const CLIENT_FORBIDDEN: [&str; 4] = [DESTINATION, ORIGINAL_DST_HOST, SERVED, POOL];

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 
-use crate::config::{FailureMode, FinalHop, RouteSettings};
+use crate::config::{FailureMode, FinalHop, PoolSettings, RouteSettings};
 use crate::endpoint::join;
-use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, SERVED};
+use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED};
 use crate::metrics::{self, Reason};
 use crate::picker;
 use crate::request_body;
@@ -20,6 +20,8 @@ use crate::usage::UsageReader;
 /// One request's routing state.
 pub struct RouteFilter {
     settings: Arc<RouteSettings>,
+    /// Index of the request's pool in `settings.pools`.
+    pool: usize,
     started_nanos: u64,
     /// The endpoint handed to the final hop first (the served one unless retries moved on).
     routed: Option<SocketAddr>,
@@ -36,6 +38,7 @@ impl RouteFilter {
     pub fn new(settings: Arc<RouteSettings>) -> Self {
         RouteFilter {
             settings,
+            pool: 0,
             started_nanos: 0,
             routed: None,
             reading_body: false,
@@ -45,9 +48,23 @@ impl RouteFilter {
         }
     }
 
+    fn pool(&self) -> &PoolSettings {
+        &self.settings.pools[self.pool]
+    }
+
     fn decide(&self, host: &mut dyn Host, reason: Reason) {
-        let pool = self.settings.pool.name.as_str();
+        let pool = self.pool().pool.name.as_str();
         host.counter_add(metrics::DECISIONS_TOTAL, &[pool, reason.tag()], 1);
+    }
+
+    /// The pool named by the pool header; the only pool when there is one and no header.
+    fn select_pool(&self, named: Option<&str>) -> Option<usize> {
+        let pools = &self.settings.pools;
+        match named {
+            Some(name) => pools.iter().position(|p| p.pool.name == name),
+            None if pools.len() == 1 => Some(0),
+            None => None,
+        }
     }
 
     /// Hands `endpoints` (in the pool, in preference order) to the final hop.
@@ -71,7 +88,7 @@ impl RouteFilter {
         self.decide(host, Reason::FailClose);
         let body = format!(
             "no inference endpoint available in pool {}: {why}\n",
-            self.settings.pool.name
+            self.pool().pool.name
         );
         host.send_local_reply(
             503,
@@ -84,7 +101,7 @@ impl RouteFilter {
 
     /// FailOpen: the least loaded pool member, weighted by the request's output cap.
     fn pick(&mut self, host: &mut dyn Host, max_tokens: Option<u64>) {
-        let pool = &self.settings.pool;
+        let pool = &self.settings.pools[self.pool].pool;
         let start = self.settings.rotation.fetch_add(1, Ordering::Relaxed);
         let Some(index) = picker::pick(host, pool, start) else {
             return;
@@ -99,9 +116,9 @@ impl RouteFilter {
 
     fn endpoint_tag(&self) -> &str {
         self.routed
-            .and_then(|addr| self.settings.pool.member(addr))
+            .and_then(|addr| self.pool().pool.member(addr))
             .map_or(ai_gateway_core::metrics::OTHER, |i| {
-                self.settings.endpoint_tags[i].as_str()
+                self.pool().endpoint_tags[i].as_str()
             })
     }
 }
@@ -109,22 +126,39 @@ impl RouteFilter {
 impl HttpFilter for RouteFilter {
     fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         self.started_nanos = host.monotonic_nanos();
-        let pick = host
-            .metadata(LB_NAMESPACE, DESTINATION)
-            .or_else(|| host.header(Direction::Request, DESTINATION));
+        let [named_pool, header_pick] = host
+            .header_values(Direction::Request, &[POOL, DESTINATION])
+            .try_into()
+            .unwrap_or_default();
+        let pick = host.metadata(LB_NAMESPACE, DESTINATION).or(header_pick);
         // Only this stage decides what the final hop sees.
-        host.remove_header(Direction::Request, DESTINATION);
-        host.remove_header(Direction::Request, ORIGINAL_DST_HOST);
+        for name in [POOL, DESTINATION, ORIGINAL_DST_HOST] {
+            host.remove_header(Direction::Request, name);
+        }
+        let Some(pool) = self.select_pool(named_pool.as_deref()) else {
+            host.log(
+                LogLevel::Error,
+                format_args!("inference: no pool named {named_pool:?} in the route stage's config"),
+            );
+            host.send_local_reply(
+                503,
+                &[("content-type", "text/plain")],
+                b"no inference pool configured for this route\n",
+                "inference_no_pool",
+            );
+            return Action::Pause;
+        };
+        self.pool = pool;
         let checked = pick
             .as_deref()
-            .map(|value| self.settings.pool.check(value))
+            .map(|value| self.pool().pool.check(value))
             .unwrap_or_default();
         for (addr, refusal) in &checked.refused {
             host.log(
                 LogLevel::Warn,
                 format_args!(
                     "inference: EPP pick {addr} refused ({refusal:?}) for pool {}",
-                    self.settings.pool.name
+                    self.pool().pool.name
                 ),
             );
             self.decide(host, Reason::OutsidePool);
@@ -152,7 +186,7 @@ impl HttpFilter for RouteFilter {
             }
             Some(_) => "the endpoint picker's destination is not ip:port",
         };
-        match self.settings.failure_mode {
+        match self.pool().failure_mode {
             FailureMode::FailClose => self.fail_close(host, why),
             FailureMode::FailOpen if end_of_stream => {
                 self.pick(host, None);
@@ -212,12 +246,12 @@ impl HttpFilter for RouteFilter {
 
     fn on_stream_done(&mut self, host: &mut dyn Host) {
         if let Some((index, weight)) = self.picker_load.take() {
-            picker::adjust(host, &self.settings.pool, index, -weight);
+            picker::adjust(host, &self.settings.pools[self.pool].pool, index, -weight);
         }
         if self.routed.is_none() {
             return;
         }
-        let pool = self.settings.pool.name.clone();
+        let pool = self.pool().pool.name.clone();
         let endpoint = self.endpoint_tag().to_string();
         let outcome = metrics::outcome(self.status);
         host.counter_add(metrics::REQUESTS_TOTAL, &[&pool, &endpoint, outcome], 1);

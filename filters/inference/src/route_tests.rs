@@ -6,17 +6,19 @@ use ai_gateway_core::fake_host::FakeHost;
 use ai_gateway_core::{Action, Direction, Host, HttpFilter};
 
 use crate::config::{RouteSettings, Settings};
-use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, SERVED};
+use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED};
 use crate::metrics::{DECISIONS_TOTAL, REQUESTS_TOTAL, TOKENS_TOTAL};
 use crate::picker;
 use crate::route::RouteFilter;
 
 fn settings(failure_mode: &str, final_hop: &str) -> Arc<RouteSettings> {
     let json = format!(
-        r#"{{"stage":"route","failureMode":"{failure_mode}","finalHop":"{final_hop}",
-            "pool":{{"name":"p","cidrs":["127.0.0.2/32","127.0.0.3/32","::1/128"],
+        r#"{{"stage":"route","finalHop":"{final_hop}",
+            "pools":[{{"name":"p","failureMode":"{failure_mode}",
+                     "cidrs":["127.0.0.2/32","127.0.0.3/32","::1/128"],
                      "targetPorts":[8000,8001],
-                     "endpoints":["127.0.0.2:8000","127.0.0.3:8000","[::1]:8000"]}}}}"#
+                     "endpoints":["127.0.0.2:8000","127.0.0.3:8000","[::1]:8000"]}},
+                    {{"name":"q","cidrs":["10.0.0.0/8"],"targetPorts":[80]}}]}}"#
     );
     match Settings::from_json(&json).unwrap() {
         Settings::Route(s) => Arc::new(s),
@@ -33,7 +35,15 @@ fn decisions(host: &FakeHost, reason: &str) -> u64 {
 }
 
 fn with_pick(value: &str) -> FakeHost {
-    FakeHost::with_request_headers(&[(":path", "/v1/completions"), (DESTINATION, value)])
+    FakeHost::with_request_headers(&[
+        (":path", "/v1/completions"),
+        (POOL, "p"),
+        (DESTINATION, value),
+    ])
+}
+
+fn without_pick() -> FakeHost {
+    FakeHost::with_request_headers(&[(":path", "/v1/completions"), (POOL, "p")])
 }
 
 #[test]
@@ -89,7 +99,7 @@ fn an_epp_pick_outside_the_pool_is_refused_with_fail_close() {
 
 #[test]
 fn no_pick_with_fail_close_answers_503() {
-    let mut host = FakeHost::with_request_headers(&[(":path", "/v1/completions")]);
+    let mut host = without_pick();
     let mut filter = RouteFilter::new(close());
     assert_eq!(filter.on_request_headers(&mut host, false), Action::Pause);
     assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(503));
@@ -105,7 +115,7 @@ fn no_pick_with_fail_close_answers_503() {
 fn no_pick_with_fail_open_uses_the_least_loaded_member_weighted_by_max_tokens() {
     let settings = settings("FailOpen", "overrideHost");
     // Member 0 already carries a large request.
-    let mut host = FakeHost::with_request_headers(&[(":path", "/v1/completions")]);
+    let mut host = without_pick();
     ai_gateway_core::shared::add_i64(&host, &picker::load_key("p", 0), 5000).unwrap();
     let mut filter = RouteFilter::new(settings.clone());
     assert_eq!(filter.on_request_headers(&mut host, false), Action::Pause);
@@ -127,7 +137,7 @@ fn no_pick_with_fail_open_uses_the_least_loaded_member_weighted_by_max_tokens() 
 
 #[test]
 fn fail_open_without_a_body_uses_the_default_weight() {
-    let mut host = FakeHost::with_request_headers(&[(":path", "/v1/models")]);
+    let mut host = without_pick();
     let mut filter = RouteFilter::new(settings("FailOpen", "overrideHost"));
     assert_eq!(filter.on_request_headers(&mut host, true), Action::Continue);
     let total: i64 = (0..3)
@@ -217,4 +227,42 @@ fn an_unrouted_request_reports_nothing() {
     host.response_headers = vec![(":status".into(), "429".into())];
     filter.on_response_headers(&mut host, true);
     assert!(host.metadata_out.is_empty());
+}
+
+#[test]
+fn each_pool_checks_picks_against_its_own_ranges() {
+    let mut host = FakeHost::with_request_headers(&[(POOL, "q"), (DESTINATION, "127.0.0.2:8000")]);
+    let mut filter = RouteFilter::new(close());
+    assert_eq!(filter.on_request_headers(&mut host, true), Action::Pause);
+    assert_eq!(host.local_reply.as_ref().map(|r| r.status), Some(503));
+    assert_eq!(host.counter(DECISIONS_TOTAL, &["q", "outside_pool"]), 1);
+    let mut host = FakeHost::with_request_headers(&[(POOL, "q"), (DESTINATION, "10.1.2.3:80")]);
+    RouteFilter::new(close()).on_request_headers(&mut host, true);
+    assert_eq!(
+        host.header(Direction::Request, DESTINATION).as_deref(),
+        Some("10.1.2.3:80")
+    );
+    assert_eq!(
+        host.header(Direction::Request, POOL),
+        None,
+        "the pool header stops here"
+    );
+}
+
+#[test]
+fn an_unknown_or_missing_pool_is_a_503_when_several_are_configured() {
+    for headers in [
+        vec![(POOL, "nope"), (DESTINATION, "127.0.0.2:8000")],
+        vec![(DESTINATION, "127.0.0.2:8000")],
+    ] {
+        let mut host = FakeHost::with_request_headers(&headers);
+        assert_eq!(
+            RouteFilter::new(close()).on_request_headers(&mut host, true),
+            Action::Pause
+        );
+        assert_eq!(
+            host.local_reply.as_ref().map(|r| r.details.as_str()),
+            Some("inference_no_pool")
+        );
+    }
 }
