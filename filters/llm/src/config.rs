@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use ai_gateway_core::{parse_config, ConfigError, TagLimiter};
 use serde::Deserialize;
 
+use crate::accounting::{Accounting, RawAccounting};
 use crate::bedrock::sigv4::Credentials;
 use crate::translate::StructuredOutput;
 
@@ -91,6 +92,8 @@ struct RawConfig {
     max_request_bytes: usize,
     #[serde(default = "default_max_response_bytes")]
     max_response_bytes: usize,
+    #[serde(default)]
+    accounting: RawAccounting,
 }
 
 fn default_max_tokens() -> u32 {
@@ -187,6 +190,8 @@ pub struct Settings {
     pub max_response_bytes: usize,
     /// Model tag values: configured aliases and provider model names.
     pub model_tags: TagLimiter,
+    /// Token accounting (usage, gen_ai metrics, request attributes, budgets).
+    pub accounting: Accounting,
 }
 
 impl Settings {
@@ -250,6 +255,7 @@ impl Settings {
             max_request_bytes: raw.max_request_bytes,
             max_response_bytes: raw.max_response_bytes,
             model_tags: TagLimiter::new(tags),
+            accounting: raw.accounting.validate()?,
         })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 
+mod account;
 mod observe;
 mod response;
 mod upstream;
@@ -19,10 +20,14 @@ use crate::plan::{plan, Endpoint, Refusal, Translation};
 use crate::stream::{StreamTokens, StreamTranslator};
 use crate::translate::errors::Api;
 
-/// Metadata namespace of the filter's figures (dynamic metadata in the dynamic module, filter
-/// state `wasm.ai_gateway.llm.<key>` under Wasm): `provider`, `model` (the provider's model) at
-/// the request; `input_tokens`, `output_tokens`, `total_tokens` when an answer ends,
-/// e.g. for a rate limit applied on stream done with `hits_addend` from `total_tokens`.
+/// Metadata namespace of the filter's request attributes (dynamic metadata in the dynamic
+/// module, filter state `wasm.ai_gateway.llm.<key>` under Wasm), each set as soon as known:
+/// `provider`, `model` (the provider's model), `request_model` (the client's), `operation` when
+/// the request is forwarded; `input_tokens` as soon as the provider reports it (Anthropic
+/// streams: at `message_start`); `output_tokens`, `total_tokens`, `cached_tokens`,
+/// `reasoning_tokens` and `response_model` when the answer ends, e.g. for an access log or a
+/// rate limit applied on stream done with `hits_addend` from `total_tokens`. Not written when
+/// `accounting.enabled` is false (except `provider` and `model`).
 pub const METADATA_NAMESPACE: &str = "ai_gateway.llm";
 
 /// The request header naming the provider's Envoy cluster; the route's `cluster_header`.
@@ -50,7 +55,7 @@ enum ResponseMode {
     /// Forwarded as is.
     Pass,
     /// Forwarded as is while its usage is read (same-API answers).
-    Observe(observe::Observer),
+    Observe(Box<observe::Observer>),
     /// Held whole, then translated (a success body or an error body).
     Buffer { error: bool },
     /// Translated chunk by chunk.
@@ -77,6 +82,17 @@ pub struct LlmFilter {
     /// Milliseconds from the request to the first streamed bytes sent to the client.
     first_token_ms: Option<u64>,
     recorded: bool,
+    /// The client's output-token ceiling (a budget's estimate).
+    max_tokens: u64,
+    /// The provider's model the request was sent for.
+    provider_model: Option<String>,
+    /// The model the provider says answered.
+    response_model: Option<String>,
+    /// Remove the usage chunk the gateway asked for from the client's stream.
+    strip_usage: bool,
+    input_published: bool,
+    /// Budget tokens held until the answer's usage is known.
+    reservation: Option<crate::accounting::budget::Reservation>,
 }
 
 impl LlmFilter {
@@ -98,18 +114,24 @@ impl LlmFilter {
             streaming: false,
             first_token_ms: None,
             recorded: false,
+            max_tokens: 0,
+            provider_model: None,
+            response_model: None,
+            strip_usage: false,
+            input_published: false,
+            reservation: None,
         }
     }
 
     fn refuse(&mut self, host: &mut dyn Host, refusal: Refusal) -> Action {
         self.phase = Phase::Answered;
         self.status = Some(refusal.status);
-        host.send_local_reply(
-            refusal.status,
-            &[("content-type", "application/json")],
-            &refusal.body,
-            refusal.details,
-        );
+        let retry_after = refusal.retry_after.map(|s| s.to_string());
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(seconds) = &retry_after {
+            headers.push(("retry-after", seconds.as_str()));
+        }
+        host.send_local_reply(refusal.status, &headers, &refusal.body, refusal.details);
         Action::Pause
     }
 
@@ -128,10 +150,15 @@ impl LlmFilter {
     fn dispatch(&mut self, host: &mut dyn Host, endpoint: Endpoint, body: &[u8]) -> Action {
         let decision = plan(&self.settings, endpoint, body);
         self.model = decision.model;
+        self.max_tokens = decision.max_tokens;
         let plan = match decision.result {
             Ok(plan) => plan,
             Err(refusal) => return self.refuse(host, refusal),
         };
+        if let Err(refusal) = self.admit(host, plan.provider) {
+            self.provider = Some(plan.provider);
+            return self.refuse(host, refusal);
+        }
         if let Err(err) = host.set_body(Direction::Request, &plan.body) {
             host.log(
                 LogLevel::Error,
@@ -155,10 +182,7 @@ impl LlmFilter {
             .provider
             .map(|i| self.settings.providers[i].name.as_str())
             .unwrap_or(NONE);
-        let model = match &self.model {
-            Some(m) => self.settings.model_tags.limit(m),
-            None => NONE,
-        };
+        let model = self.model_tag();
         let api = self.api.as_str();
         let outcome = metrics::outcome(self.status, self.stream_failed);
         host.counter_add(REQUESTS_TOTAL, &[provider, model, api, outcome], 1);
@@ -170,6 +194,7 @@ impl LlmFilter {
         if let Some(ms) = self.first_token_ms {
             host.histogram_record(TIME_TO_FIRST_TOKEN_MS, &[provider, api], ms);
         }
+        self.record_gen_ai(host, provider);
         if self.tokens.input > 0 {
             host.counter_add(TOKENS_TOTAL, &[provider, model, "input"], self.tokens.input);
         }
@@ -180,23 +205,6 @@ impl LlmFilter {
                 self.tokens.output,
             );
         }
-    }
-}
-
-impl LlmFilter {
-    /// Publishes the answer's token figures, when the provider reported usage.
-    fn publish_tokens(&self, host: &mut dyn Host) {
-        let StreamTokens { input, output } = self.tokens;
-        if input == 0 && output == 0 {
-            return;
-        }
-        host.set_metadata(METADATA_NAMESPACE, "input_tokens", &input.to_string());
-        host.set_metadata(METADATA_NAMESPACE, "output_tokens", &output.to_string());
-        host.set_metadata(
-            METADATA_NAMESPACE,
-            "total_tokens",
-            &(input + output).to_string(),
-        );
     }
 }
 
@@ -297,12 +305,31 @@ impl HttpFilter for LlmFilter {
             ResponseMode::Pass => Action::Continue,
             ResponseMode::Observe(observer) => {
                 let chunk = host.body(Direction::Response);
-                observer.chunk(&chunk);
-                if self.streaming && self.first_token_ms.is_none() && !chunk.is_empty() {
-                    self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
+                let seen = observer.chunk(&chunk);
+                if seen.input_known || end_of_stream {
+                    self.tokens = observer.tokens();
                 }
                 if end_of_stream {
-                    self.tokens = observer.tokens();
+                    self.response_model = observer.model();
+                }
+                let sent = match seen.replacement {
+                    Some(bytes) => {
+                        let sent = !bytes.is_empty();
+                        if let Err(err) = host.set_body(Direction::Response, &bytes) {
+                            host.log(
+                                LogLevel::Error,
+                                format_args!("llm: could not replace a stream chunk: {err}"),
+                            );
+                        }
+                        sent
+                    }
+                    None => !chunk.is_empty(),
+                };
+                if self.streaming && self.first_token_ms.is_none() && sent {
+                    self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
+                }
+                self.publish_input(host);
+                if end_of_stream {
                     self.publish_tokens(host);
                 }
                 Action::Continue
@@ -318,6 +345,7 @@ impl HttpFilter for LlmFilter {
                     self.first_token_ms = Some(elapsed_ms(host, self.started_nanos));
                 }
                 self.tokens = translator.tokens();
+                self.publish_input(host);
                 if let Err(err) = host.set_body(Direction::Response, &out) {
                     host.log(
                         LogLevel::Error,
@@ -348,6 +376,8 @@ impl HttpFilter for LlmFilter {
             return;
         }
         self.recorded = true;
+        // An answer that never ended releases its budget reservation.
+        self.settle(host);
         if let ResponseMode::Stream(translator) = &self.response {
             // A stream that never saw its end (reset mid-way) did not complete.
             self.stream_failed |= !translator.completed();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
 
+pub mod accounting;
 pub mod anthropic;
 pub mod bedrock;
 mod config;

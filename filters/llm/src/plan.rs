@@ -21,6 +21,10 @@ pub enum Endpoint {
     Messages,
     /// `POST /v1/messages/count_tokens`.
     CountTokens,
+    /// `POST /v1/embeddings` (OpenAI-style providers only, passed through).
+    Embeddings,
+    /// `POST /v1/responses` (OpenAI-style providers only, passed through).
+    Responses,
 }
 
 impl Endpoint {
@@ -30,14 +34,27 @@ impl Endpoint {
             "/v1/chat/completions" => Some(Endpoint::ChatCompletions),
             "/v1/messages" => Some(Endpoint::Messages),
             "/v1/messages/count_tokens" => Some(Endpoint::CountTokens),
+            "/v1/embeddings" => Some(Endpoint::Embeddings),
+            "/v1/responses" => Some(Endpoint::Responses),
             _ => None,
+        }
+    }
+
+    /// The client-facing path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "/v1/chat/completions",
+            Endpoint::Messages => "/v1/messages",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Responses => "/v1/responses",
         }
     }
 
     /// The API its clients speak.
     pub fn api(self) -> Api {
         match self {
-            Endpoint::ChatCompletions => Api::OpenAi,
+            Endpoint::ChatCompletions | Endpoint::Embeddings | Endpoint::Responses => Api::OpenAi,
             Endpoint::Messages | Endpoint::CountTokens => Api::Anthropic,
         }
     }
@@ -68,6 +85,9 @@ pub struct Plan {
     /// The provider's model name.
     pub model: String,
     pub translation: Translation,
+    /// The gateway asked the provider for the stream's usage chunk the client did not want:
+    /// it must be removed from the client's stream.
+    pub strip_usage: bool,
 }
 
 /// A refusal in the client's format.
@@ -77,6 +97,8 @@ pub struct Refusal {
     pub body: Vec<u8>,
     /// Response-code details for Envoy's access log.
     pub details: &'static str,
+    /// Seconds for a `retry-after` header, when the refusal is temporary.
+    pub retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -92,6 +114,7 @@ impl Refusal {
             status,
             body: error_body(api, status, message, param),
             details,
+            retry_after: None,
         }
     }
 
@@ -109,6 +132,8 @@ impl Refusal {
 /// The outcome of planning: also the client's model (for metrics) when the body named one.
 pub struct Decision {
     pub model: Option<String>,
+    /// The client's output-token ceiling (0 when unset): a budget's estimate.
+    pub max_tokens: u64,
     pub result: Result<Plan, Refusal>,
 }
 
@@ -120,6 +145,7 @@ pub fn plan(settings: &Settings, endpoint: Endpoint, body: &[u8]) -> Decision {
         Err(e) => {
             return Decision {
                 model: None,
+                max_tokens: 0,
                 result: Err(Refusal::new(
                     api,
                     400,
@@ -137,6 +163,7 @@ pub fn plan(settings: &Settings, endpoint: Endpoint, body: &[u8]) -> Decision {
     else {
         return Decision {
             model: None,
+            max_tokens: 0,
             result: Err(Refusal::new(
                 api,
                 400,
@@ -146,9 +173,11 @@ pub fn plan(settings: &Settings, endpoint: Endpoint, body: &[u8]) -> Decision {
             )),
         };
     };
+    let max_tokens = crate::accounting::requested_max_tokens(&value);
     let result = plan_for_model(settings, endpoint, &model, &mut value, body);
     Decision {
         model: Some(model),
+        max_tokens,
         result,
     }
 }
@@ -178,6 +207,30 @@ fn plan_for_model(
             ProviderKind::Openai | ProviderKind::OpenaiCompatible
         ) | (Api::Anthropic, ProviderKind::Anthropic)
     );
+    if matches!(endpoint, Endpoint::Embeddings | Endpoint::Responses) {
+        if !same_api {
+            return Err(Refusal::new(
+                api,
+                404,
+                &format!(
+                    "{} is not available for the {} provider `{}`",
+                    endpoint.path(),
+                    provider.kind.as_str(),
+                    provider.name
+                ),
+                Some("model"),
+                "llm_endpoint_unsupported",
+            ));
+        }
+        return Ok(Plan {
+            provider: index,
+            body: with_model(value, &provider_model, model, body),
+            path: format!("{}{}", provider.path_prefix, &endpoint.path()[3..]),
+            model: provider_model,
+            translation: Translation::Passthrough,
+            strip_usage: false,
+        });
+    }
     if endpoint == Endpoint::CountTokens {
         if !same_api {
             return Err(Refusal::new(
@@ -198,15 +251,27 @@ fn plan_for_model(
             path: format!("{}/messages/count_tokens", provider.path_prefix),
             model: provider_model,
             translation: Translation::Passthrough,
+            strip_usage: false,
         });
     }
     if same_api {
+        // An OpenAI stream reports usage only when asked: ask, and hide the answer.
+        let strip_usage = api == Api::OpenAi
+            && settings.accounting.enabled
+            && crate::accounting::inject_include_usage(value);
+        let body = if strip_usage {
+            value["model"] = Value::String(provider_model.clone());
+            serde_json::to_vec(value).unwrap_or_else(|_| body.to_vec())
+        } else {
+            with_model(value, &provider_model, model, body)
+        };
         return Ok(Plan {
             provider: index,
-            body: with_model(value, &provider_model, model, body),
+            body,
             path: provider.chat_path(&provider_model, false),
             model: provider_model,
             translation: Translation::Passthrough,
+            strip_usage,
         });
     }
     if provider.kind == ProviderKind::Bedrock {
@@ -258,6 +323,7 @@ fn plan_for_model(
         path,
         model: provider_model,
         translation,
+        strip_usage: false,
     })
 }
 
@@ -301,6 +367,7 @@ fn plan_bedrock(
             ctx,
             model: provider_model.to_string(),
         },
+        strip_usage: false,
     })
 }
 

@@ -182,6 +182,20 @@ fn openai_client_streams_from_converse_stream() {
         ex.counter("llm_tokens_total", &["aws", "haiku", "input"]),
         30
     );
+    // The metadata event's figures reach the gen_ai metrics and the request attributes.
+    let model = "anthropic.claude-3-5-haiku-20241022-v1:0";
+    assert_eq!(
+        ex.histogram(
+            "gen_ai_client_token_usage",
+            &["chat", "aws", "haiku", model, "output"]
+        ),
+        [12]
+    );
+    let total = ex.host.metadata_out.get(&(
+        ai_gateway_llm::METADATA_NAMESPACE.to_string(),
+        "total_tokens".to_string(),
+    ));
+    assert_eq!(total.map(String::as_str), Some("42"));
 }
 
 #[test]

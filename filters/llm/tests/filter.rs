@@ -123,10 +123,14 @@ fn openai_client_reaches_anthropic_provider() {
     assert_eq!(
         metadata(&ex),
         [
+            ("cached_tokens", "0"),
             ("input_tokens", "12"),
             ("model", "claude-haiku-4-5"),
+            ("operation", "chat"),
             ("output_tokens", "3"),
             ("provider", "claude"),
+            ("reasoning_tokens", "0"),
+            ("request_model", "fast"),
             ("total_tokens", "15")
         ]
     );
@@ -212,6 +216,8 @@ fn passthrough_streams_are_timed_but_untouched() {
     let f = factory(CONFIG);
     let mut req = chat("gpt-4o");
     req["stream"] = json!(true);
+    // Asked for by the client: the usage chunk is its own (tests/accounting.rs: when not).
+    req["stream_options"] = json!({"include_usage": true});
     let stream = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}\n\ndata: [DONE]\n\n";
     let upstream = Message::new(&[(":status", "200"), ("content-type", "text/event-stream")])
         .chunked(stream, 10);

@@ -3,7 +3,7 @@
 
 use ai_gateway_core::{Action, Direction, Host, LogLevel};
 
-use super::observe::Observer;
+use super::observe::{Observer, Wire};
 use super::{LlmFilter, ResponseMode};
 use crate::bedrock::converse::converse_to_message;
 use crate::bedrock::ConverseStream;
@@ -28,14 +28,26 @@ impl LlmFilter {
             || content_type.starts_with("application/vnd.amazon.eventstream");
         self.streaming = (200..300).contains(&status) && event_stream && !end_of_stream;
         if self.translation == Translation::Passthrough {
-            // Token counting is not a completion: its answer holds no usage to count.
-            let counted = self.endpoint != Some(Endpoint::CountTokens);
-            if (200..300).contains(&status) && !end_of_stream && counted {
-                self.response = ResponseMode::Observe(if self.streaming {
-                    Observer::stream(self.api)
+            let wire = match self.endpoint {
+                Some(Endpoint::ChatCompletions) => Some(Wire::Chat),
+                Some(Endpoint::Messages) => Some(Wire::Messages),
+                Some(Endpoint::Embeddings) => Some(Wire::Embeddings),
+                Some(Endpoint::Responses) => Some(Wire::Responses),
+                // Token counting is not a completion: its answer holds no usage to count.
+                Some(Endpoint::CountTokens) | None => None,
+            };
+            let observed =
+                (200..300).contains(&status) && !end_of_stream && self.settings.accounting.enabled;
+            if let (Some(wire), true) = (wire, observed) {
+                if self.streaming && self.strip_usage {
+                    // Stripped events change the length.
+                    host.remove_header(Direction::Response, "content-length");
+                }
+                self.response = ResponseMode::Observe(Box::new(if self.streaming {
+                    Observer::stream(wire, self.strip_usage)
                 } else {
-                    Observer::json(self.api, self.settings.max_response_bytes)
-                });
+                    Observer::json(wire, self.settings.max_response_bytes)
+                }));
             }
             return Action::Continue;
         }
@@ -131,28 +143,22 @@ impl LlmFilter {
                 let msg = crate::translate::parse_body(body)?;
                 let out = message_to_completion(msg, ctx, host.unix_seconds())?;
                 if let Some(usage) = &out.usage {
-                    self.tokens = StreamTokens {
-                        input: usage.prompt_tokens,
-                        output: usage.completion_tokens,
-                    };
+                    self.tokens = StreamTokens::from_openai(usage);
                 }
                 serde_json::to_vec(&out)
             }
             Translation::AnthropicToOpenAi(_) => {
-                let completion = crate::translate::parse_body(body)?;
+                let completion: crate::openai::ChatCompletion = crate::translate::parse_body(body)?;
+                // The provider's own figures: reasoning tokens have no Anthropic field.
+                if let Some(usage) = &completion.usage {
+                    self.tokens = StreamTokens::from_openai(usage);
+                }
                 let out = completion_to_message(completion)?;
-                self.tokens = StreamTokens {
-                    input: out.usage.input_tokens + out.usage.cache_read_input_tokens.unwrap_or(0),
-                    output: out.usage.output_tokens,
-                };
                 serde_json::to_vec(&out)
             }
             Translation::ToBedrock { ctx, model } => {
                 let msg = converse_to_message(body, &bedrock_message_id(host), model)?;
-                self.tokens = StreamTokens {
-                    input: msg.usage.input_tokens + msg.usage.cache_read_input_tokens.unwrap_or(0),
-                    output: msg.usage.output_tokens,
-                };
+                self.tokens = StreamTokens::from_anthropic(&msg.usage);
                 match self.api {
                     Api::OpenAi => {
                         serde_json::to_vec(&message_to_completion(msg, ctx, host.unix_seconds())?)

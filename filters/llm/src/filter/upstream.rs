@@ -17,6 +17,17 @@ impl LlmFilter {
         self.phase = Phase::Forwarded;
         host.set_metadata(METADATA_NAMESPACE, "provider", &provider.name);
         host.set_metadata(METADATA_NAMESPACE, "model", &plan.model);
+        if settings.accounting.enabled {
+            if let Some(endpoint) = self.endpoint {
+                let operation = crate::accounting::operation(endpoint);
+                host.set_metadata(METADATA_NAMESPACE, "operation", operation);
+            }
+            if let Some(model) = &self.model {
+                host.set_metadata(METADATA_NAMESPACE, "request_model", model);
+            }
+        }
+        self.provider_model = Some(plan.model.clone());
+        self.strip_usage = plan.strip_usage;
         host.set_header(
             Direction::Request,
             "content-length",

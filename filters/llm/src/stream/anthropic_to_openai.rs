@@ -277,11 +277,7 @@ impl StreamTranslator for AnthropicToOpenAi {
     }
 
     fn tokens(&self) -> StreamTokens {
-        let usage = openai_usage(&self.usage);
-        StreamTokens {
-            input: usage.prompt_tokens,
-            output: usage.completion_tokens,
-        }
+        StreamTokens::from_anthropic(&self.usage)
     }
 }
 

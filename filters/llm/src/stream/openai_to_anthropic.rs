@@ -286,10 +286,9 @@ impl StreamTranslator for OpenAiToAnthropic {
     }
 
     fn tokens(&self) -> StreamTokens {
-        let usage = self.usage.clone().unwrap_or_default();
-        StreamTokens {
-            input: usage.prompt_tokens,
-            output: usage.completion_tokens,
-        }
+        self.usage
+            .as_ref()
+            .map(StreamTokens::from_openai)
+            .unwrap_or_default()
     }
 }

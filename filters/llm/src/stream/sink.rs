@@ -67,11 +67,6 @@ impl EventSink for AnthropicSse {
     }
 
     fn tokens(&self) -> StreamTokens {
-        StreamTokens {
-            input: self.usage.input_tokens
-                + self.usage.cache_read_input_tokens.unwrap_or(0)
-                + self.usage.cache_creation_input_tokens.unwrap_or(0),
-            output: self.usage.output_tokens,
-        }
+        StreamTokens::from_anthropic(&self.usage)
     }
 }

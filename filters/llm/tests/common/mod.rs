@@ -4,9 +4,13 @@
 
 #![allow(dead_code)]
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use ai_gateway_core::fake_host::FakeHost;
+use ai_gateway_core::SharedValue;
 use ai_gateway_core::{Action, FilterFactory, MetricId};
 
 /// Headers and body chunks of one side.
@@ -155,12 +159,34 @@ pub fn exchange(
     request: Message,
     response: Option<Message>,
 ) -> Exchange {
+    exchange_on(factory, FakeHost::default(), request, response)
+}
+
+/// [`exchange`] on a worker whose shared store is `shared` (another worker's, to play two
+/// workers of one Envoy) at wall-clock second `unix_seconds`.
+pub fn exchange_sharing(
+    factory: &Arc<dyn FilterFactory>,
+    shared: Rc<RefCell<BTreeMap<String, SharedValue>>>,
+    unix_seconds: u64,
+    request: Message,
+    response: Option<Message>,
+) -> Exchange {
+    let mut host = FakeHost::default();
+    host.shared = shared;
+    host.unix_seconds = unix_seconds;
+    exchange_on(factory, host, request, response)
+}
+
+fn exchange_on(
+    factory: &Arc<dyn FilterFactory>,
+    host: FakeHost,
+    request: Message,
+    response: Option<Message>,
+) -> Exchange {
     let mut filter = factory.new_filter();
-    let mut host = FakeHost {
-        monotonic_nanos: 1_000_000_000,
-        request_headers: request.headers.clone(),
-        ..FakeHost::default()
-    };
+    let mut host = host;
+    host.monotonic_nanos = 1_000_000_000;
+    host.request_headers = request.headers.clone();
     let mut ex = Exchange {
         host: FakeHost::default(),
         metrics: factory.metrics(),

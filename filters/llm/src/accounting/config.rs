@@ -1,0 +1,118 @@
+//! The `accounting` section of the llm filter's config.
+
+use ai_gateway_core::ConfigError;
+use serde::Deserialize;
+
+use super::budget::{Budget, BudgetKey, Limits};
+
+/// `accounting` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAccounting {
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    #[serde(default)]
+    budget: Option<RawBudget>,
+}
+
+impl Default for RawAccounting {
+    fn default() -> Self {
+        RawAccounting {
+            enabled: true,
+            budget: None,
+        }
+    }
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawBudget {
+    key: RawBudgetKey,
+    window_seconds: u64,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawBudgetKey {
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    api_key: bool,
+}
+
+/// Validated accounting settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounting {
+    /// Usage is read (injecting `include_usage` where needed), gen_ai metrics recorded and
+    /// request attributes published. Off: translation only (and the `llm_*` metrics).
+    pub enabled: bool,
+    /// The token budget, when configured (requires `enabled`).
+    pub budget: Option<Budget>,
+}
+
+impl RawAccounting {
+    /// Validates the section; errors name the field under `accounting`.
+    pub fn validate(self) -> Result<Accounting, ConfigError> {
+        let budget = match self.budget {
+            None => None,
+            Some(raw) => {
+                if !self.enabled {
+                    return Err(ConfigError::invalid(
+                        "accounting.budget",
+                        "a budget needs accounting enabled",
+                    ));
+                }
+                Some(budget(raw)?)
+            }
+        };
+        Ok(Accounting {
+            enabled: self.enabled,
+            budget,
+        })
+    }
+}
+
+fn budget(raw: RawBudget) -> Result<Budget, ConfigError> {
+    let key = match (raw.key.header, raw.key.api_key) {
+        (Some(header), false) if !header.is_empty() => BudgetKey::Header(header.to_lowercase()),
+        (None, true) => BudgetKey::ApiKey,
+        _ => {
+            return Err(ConfigError::invalid(
+                "accounting.budget.key",
+                "exactly one of `header` (a non-empty name) or `apiKey: true`",
+            ))
+        }
+    };
+    if raw.window_seconds == 0 {
+        return Err(ConfigError::invalid(
+            "accounting.budget.windowSeconds",
+            "must be positive",
+        ));
+    }
+    let limits = Limits {
+        input: raw.input_tokens,
+        output: raw.output_tokens,
+        total: raw.total_tokens,
+    };
+    if limits.input.is_none() && limits.output.is_none() && limits.total.is_none() {
+        return Err(ConfigError::invalid(
+            "accounting.budget",
+            "at least one of inputTokens, outputTokens, totalTokens",
+        ));
+    }
+    Ok(Budget {
+        key,
+        window_seconds: raw.window_seconds,
+        limits,
+    })
+}
