@@ -16,6 +16,19 @@
 //! }
 //! ```
 //!
+//! A backend with `"type": "openapi"` is a REST API whose operations are served as tools
+//! ([`crate::openapi`]): `spec` holds its OpenAPI 3.0/3.1 document (a JSON object, or YAML or
+//! JSON text), `cluster` serves the API (HTTPS is the cluster's transport socket), `basePath`
+//! overrides the path of the document's first server URL, `include`/`exclude` pick operations
+//! by operationId or tool name; `host` and `headers` (e.g. an API key) work as for MCP
+//! backends, `path` does not apply.
+//!
+//! ```json
+//! {"name": "pets", "type": "openapi", "cluster": "petstore", "host": "petstore.example.com",
+//!  "spec": {"openapi": "3.1.0", "…": "…"}, "basePath": "/v1",
+//!  "headers": {"x-api-key": "…"}, "exclude": ["deletePet"]}
+//! ```
+//!
 //! `allowedOrigins`: the MCP Streamable HTTP transport (2025-06-18 onward, "Security Warning")
 //! says servers MUST validate `Origin` to stop DNS rebinding, and answer 403 when it is present
 //! and invalid. Non-browser clients send no `Origin`, so a request without one passes; a
@@ -24,11 +37,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use ai_gateway_core::{parse_config, ConfigError};
 use serde::Deserialize;
 
 use crate::naming::{Naming, NamingError, PrefixMode};
+use crate::openapi::{OpenApi, Selection};
 
 /// Every protocol version the gateway speaks, newest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
@@ -101,6 +116,8 @@ pub struct Backend {
     pub headers: Vec<(String, String)>,
     /// This backend's failure mode: its own `failureMode`, else the top-level one.
     pub failure_mode: FailureMode,
+    /// `Some` for an OpenAPI backend: a REST API served as tools, not an MCP server.
+    pub openapi: Option<Arc<OpenApi>>,
 }
 
 impl fmt::Debug for Backend {
@@ -113,6 +130,10 @@ impl fmt::Debug for Backend {
             .field("host", &self.host)
             .field("header_names", &header_names)
             .field("failure_mode", &self.failure_mode)
+            .field(
+                "openapi_tools",
+                &self.openapi.as_ref().map(|a| a.tools.len()),
+            )
             .finish()
     }
 }
@@ -200,13 +221,29 @@ struct RawConfig {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawBackend {
     name: String,
+    #[serde(default, rename = "type")]
+    kind: BackendKind,
     cluster: String,
-    #[serde(default = "default_path")]
-    path: String,
+    path: Option<String>,
     host: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     failure_mode: Option<FailureMode>,
+    spec: Option<serde_json::Value>,
+    base_path: Option<String>,
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+}
+
+/// What a backend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum BackendKind {
+    /// An MCP server (Streamable HTTP).
+    #[default]
+    Mcp,
+    /// A REST API described by an OpenAPI document.
+    Openapi,
 }
 
 #[derive(Debug, Deserialize)]
@@ -244,9 +281,6 @@ struct RawSession {
     ttl_seconds: u64,
 }
 
-fn default_path() -> String {
-    DEFAULT_PATH.to_string()
-}
 fn default_separator() -> String {
     DEFAULT_SEPARATOR.to_string()
 }
@@ -366,7 +400,9 @@ fn validate_backends(
                     "an Envoy cluster name: non-empty, no spaces or control characters",
                 ));
             }
-            check_path(&backend.path).map_err(|m| ConfigError::invalid(at("path"), m))?;
+            let path = backend.path.as_deref().unwrap_or(DEFAULT_PATH);
+            check_path(path).map_err(|m| ConfigError::invalid(at("path"), m))?;
+            let openapi = validate_kind(backend, &at)?;
             if let Some(host) = &backend.host {
                 check_host(host).map_err(|m| ConfigError::invalid(at("host"), m))?;
             }
@@ -381,13 +417,61 @@ fn validate_backends(
             Ok(Backend {
                 name: backend.name.clone(),
                 cluster: backend.cluster.clone(),
-                path: backend.path.clone(),
+                path: path.to_string(),
                 host: backend.host.clone(),
                 headers,
                 failure_mode: backend.failure_mode.unwrap_or(default_mode),
+                openapi,
             })
         })
         .collect()
+}
+
+/// The OpenAPI side of a backend: its fields are required for `openapi` and refused for
+/// `mcp` (and `path` the other way round), so a misplaced field never goes unnoticed.
+fn validate_kind(
+    backend: &RawBackend,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<Arc<OpenApi>>, ConfigError> {
+    if backend.kind == BackendKind::Mcp {
+        let misplaced = [
+            ("spec", backend.spec.is_some()),
+            ("basePath", backend.base_path.is_some()),
+            ("include", backend.include.is_some()),
+            ("exclude", backend.exclude.is_some()),
+        ];
+        if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::invalid(
+                at(field),
+                "only for backends of \"type\": \"openapi\"",
+            ));
+        }
+        return Ok(None);
+    }
+    if backend.path.is_some() {
+        return Err(ConfigError::invalid(
+            at("path"),
+            "an openapi backend takes `basePath` (the API's path prefix), not `path`",
+        ));
+    }
+    let Some(spec) = &backend.spec else {
+        return Err(ConfigError::invalid(
+            at("spec"),
+            "an openapi backend needs its OpenAPI document (a JSON object or YAML text)",
+        ));
+    };
+    if let Some(base) = &backend.base_path {
+        if !base.is_empty() {
+            check_path(base).map_err(|m| ConfigError::invalid(at("basePath"), m))?;
+        }
+    }
+    let selection = Selection {
+        include: backend.include.clone(),
+        exclude: backend.exclude.clone().unwrap_or_default(),
+    };
+    OpenApi::from_spec(spec, backend.base_path.as_deref(), &selection)
+        .map(|api| Some(Arc::new(api)))
+        .map_err(|err| ConfigError::invalid(at(&err.field()), err.to_string()))
 }
 
 fn check_backend_name(name: &str) -> Result<(), String> {
@@ -553,5 +637,7 @@ fn is_serialized_origin(origin: &str) -> bool {
         && !authority.contains(['/', '?', '#', '@'])
 }
 
+#[cfg(test)]
+mod openapi_tests;
 #[cfg(test)]
 mod tests;

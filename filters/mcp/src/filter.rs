@@ -12,6 +12,7 @@
 mod bridge;
 mod fanout;
 mod listen;
+mod openapi_call;
 mod recovery;
 mod relay;
 mod replies;
@@ -103,6 +104,10 @@ pub struct McpFilter {
     events: Option<EventRewriter>,
     /// The backends' GET streams merged into this one ([`listen`]).
     merged: Option<listen::MergedStreams>,
+    /// A `tools/call` sent to an OpenAPI backend's API ([`openapi_call`]).
+    pending: Option<openapi_call::PendingCall>,
+    /// The tool call was answered with `isError: true` (the `tool_error` outcome).
+    tool_error: bool,
 }
 
 impl McpFilter {
@@ -135,6 +140,8 @@ impl McpFilter {
             routed_body: None,
             events: None,
             merged: None,
+            pending: None,
+            tool_error: false,
         }
     }
 
@@ -293,6 +300,9 @@ impl McpFilter {
             return self.internal_error(host, request.id.clone(), "resolved an unknown backend");
         };
         let backend = &settings.backends[index];
+        if backend.openapi.is_some() {
+            return self.openapi_request(host, index, request, single, &routed.upstream.name);
+        }
         if self.bridging(&backend.name) {
             // A session-based backend for a 2026-07-28 client: asked by callout (see [`bridge`]).
             self.backend = Some(index);
@@ -521,7 +531,9 @@ impl HttpFilter for McpFilter {
     }
 
     fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {
-        self.callout_done(host, id, result);
+        if !self.openapi_done(host, id, &result) {
+            self.callout_done(host, id, result);
+        }
     }
 
     fn on_stream_headers(&mut self, host: &mut dyn Host, id: StreamId, status: u16, end: bool) {
@@ -551,7 +563,11 @@ impl HttpFilter for McpFilter {
             Some(i) => self.settings.backends[i].name.as_str(),
             None => NO_BACKEND,
         };
-        let outcome = metrics::outcome(self.status, self.jsonrpc_error);
+        let outcome = if self.tool_error {
+            metrics::TOOL_ERROR
+        } else {
+            metrics::outcome(self.status, self.jsonrpc_error)
+        };
         host.counter_add(
             REQUESTS_TOTAL,
             &[self.method, backend, &self.tool, outcome],

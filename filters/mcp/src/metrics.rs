@@ -75,6 +75,9 @@ pub const NO_TOOL: &str = "none";
 pub const INVALID: &str = "invalid";
 /// `method` tag of a request refused before its body was read (Origin, size, HTTP method).
 pub const UNREAD: &str = "unread";
+/// `outcome` tag of a tool call the gateway answered itself (an OpenAPI backend's) with
+/// `isError: true`: the API said no, timed out or the arguments could not make a request.
+pub const TOOL_ERROR: &str = "tool_error";
 /// `method` tag of a client's answer to a server→client request.
 pub const CLIENT_RESPONSE: &str = "response";
 /// `method` tag of a session-based client's GET stream.

@@ -18,6 +18,7 @@ use ai_gateway_core::jsonrpc::{Id, Message, Notification, Request, Response, MET
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel};
 use serde_json::Value;
 
+use super::openapi_call;
 use super::recovery::{lost_session, Stage, REINIT_ID};
 use super::upstream::{self, CallHeaders};
 use super::{McpFilter, Phase, Reply};
@@ -135,6 +136,12 @@ impl McpFilter {
                 }),
             }
             .to_vec();
+            if let Some(api) = &backend.openapi {
+                if let Some(reply) = openapi_call::fan_out_reply(api, &fan.goal, method.as_str()) {
+                    fan.replies.push((index, reply, None));
+                }
+                continue;
+            }
             if self.bridge_fan_out(host, &mut fan, index, &body) {
                 continue;
             }

@@ -64,7 +64,8 @@ impl McpFilter {
             .settings
             .backends
             .iter()
-            .position(|b| b.name == qualified.backend)?;
+            // An OpenAPI backend never sends requests of its own: an id naming one is forged.
+            .position(|b| b.name == qualified.backend && b.openapi.is_none())?;
         Some((index, qualified))
     }
 

@@ -423,4 +423,5 @@ fn stream_done_records_once() {
 mod bridge;
 mod fan_out;
 mod listen;
+mod openapi;
 mod relay;
