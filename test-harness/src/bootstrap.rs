@@ -138,6 +138,19 @@ impl LlmProviderRoute {
 /// The path prefix of the LLM client APIs (OpenAI and Anthropic both serve under `/v1`).
 pub const LLM_PATH_PREFIX: &str = "/v1";
 
+/// An HTTPS upstream: a cluster whose TLS trusts only `ca_pem` and checks the server's name.
+#[derive(Debug, Clone)]
+pub struct TlsClusterRoute {
+    /// The Envoy cluster name.
+    pub name: String,
+    /// Where the server listens.
+    pub upstream: SocketAddr,
+    /// The server's DNS name: sent as SNI and matched against its certificate.
+    pub sni: String,
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub ca_pem: String,
+}
+
 /// Dynamic metadata `<namespace>/<key> = <value>` that Envoy's `set_metadata` filter sets ahead
 /// of the gateway filters, as a filter upstream of ours would.
 #[derive(Debug, Clone)]
@@ -173,6 +186,8 @@ pub struct Bootstrap {
     pub preset_metadata: Vec<PresetMetadata>,
     /// Envoy's worker threads (`--concurrency`); 1 unless a test needs several workers.
     pub concurrency: u32,
+    /// HTTPS upstreams (clusters only: filters reach them by callout or `cluster_header`).
+    pub tls_clusters: Vec<TlsClusterRoute>,
 }
 
 impl Bootstrap {
@@ -190,6 +205,7 @@ impl Bootstrap {
             artifacts: Artifacts::Release,
             preset_metadata: Vec::new(),
             concurrency: 1,
+            tls_clusters: Vec::new(),
         }
     }
 
@@ -233,6 +249,12 @@ impl Bootstrap {
     /// Adds an MCP backend (and, with the first, the MCP endpoint route).
     pub fn mcp_backend(mut self, backend: McpBackendRoute) -> Self {
         self.mcp_backends.push(backend);
+        self
+    }
+
+    /// Adds an HTTPS upstream cluster.
+    pub fn tls_cluster(mut self, cluster: TlsClusterRoute) -> Self {
+        self.tls_clusters.push(cluster);
         self
     }
 
@@ -305,6 +327,15 @@ impl Bootstrap {
                 .set("ADDRESS", provider.upstream.ip().to_string())
                 .set("PORT", provider.upstream.port().to_string());
             out.push_str(&render_file("cluster.yaml", &values)?);
+        }
+        for cluster in &self.tls_clusters {
+            let values = Values::new()
+                .set("NAME", cluster.name.clone())
+                .set("ADDRESS", cluster.upstream.ip().to_string())
+                .set("PORT", cluster.upstream.port().to_string())
+                .set("SNI", yaml_string(&cluster.sni))
+                .set("CA_PEM", yaml_string(&cluster.ca_pem));
+            out.push_str(&render_file("cluster-tls.yaml", &values)?);
         }
         Ok(out)
     }

@@ -43,11 +43,13 @@ use ai_gateway_core::{parse_config, ConfigError};
 use serde::Deserialize;
 
 use crate::naming::{Naming, NamingError, PrefixMode};
-use crate::openapi::{OpenApi, Selection};
+use crate::openapi::OpenApi;
 
 /// Every protocol version the gateway speaks, newest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
 use crate::session_token::{Sealer, SessionKey};
+
+mod openapi_backend;
 
 /// Default upstream path of an MCP endpoint (the SDKs' default).
 pub const DEFAULT_PATH: &str = "/mcp";
@@ -402,7 +404,7 @@ fn validate_backends(
             }
             let path = backend.path.as_deref().unwrap_or(DEFAULT_PATH);
             check_path(path).map_err(|m| ConfigError::invalid(at("path"), m))?;
-            let openapi = validate_kind(backend, &at)?;
+            let openapi = openapi_backend::validate_kind(backend, &at)?;
             if let Some(host) = &backend.host {
                 check_host(host).map_err(|m| ConfigError::invalid(at("host"), m))?;
             }
@@ -425,53 +427,6 @@ fn validate_backends(
             })
         })
         .collect()
-}
-
-/// The OpenAPI side of a backend: its fields are required for `openapi` and refused for
-/// `mcp` (and `path` the other way round), so a misplaced field never goes unnoticed.
-fn validate_kind(
-    backend: &RawBackend,
-    at: &dyn Fn(&str) -> String,
-) -> Result<Option<Arc<OpenApi>>, ConfigError> {
-    if backend.kind == BackendKind::Mcp {
-        let misplaced = [
-            ("spec", backend.spec.is_some()),
-            ("basePath", backend.base_path.is_some()),
-            ("include", backend.include.is_some()),
-            ("exclude", backend.exclude.is_some()),
-        ];
-        if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
-            return Err(ConfigError::invalid(
-                at(field),
-                "only for backends of \"type\": \"openapi\"",
-            ));
-        }
-        return Ok(None);
-    }
-    if backend.path.is_some() {
-        return Err(ConfigError::invalid(
-            at("path"),
-            "an openapi backend takes `basePath` (the API's path prefix), not `path`",
-        ));
-    }
-    let Some(spec) = &backend.spec else {
-        return Err(ConfigError::invalid(
-            at("spec"),
-            "an openapi backend needs its OpenAPI document (a JSON object or YAML text)",
-        ));
-    };
-    if let Some(base) = &backend.base_path {
-        if !base.is_empty() {
-            check_path(base).map_err(|m| ConfigError::invalid(at("basePath"), m))?;
-        }
-    }
-    let selection = Selection {
-        include: backend.include.clone(),
-        exclude: backend.exclude.clone().unwrap_or_default(),
-    };
-    OpenApi::from_spec(spec, backend.base_path.as_deref(), &selection)
-        .map(|api| Some(Arc::new(api)))
-        .map_err(|err| ConfigError::invalid(at(&err.field()), err.to_string()))
 }
 
 fn check_backend_name(name: &str) -> Result<(), String> {
