@@ -209,6 +209,20 @@ pub trait Host {
         self.unix_seconds().saturating_mul(1000)
     }
 
+    /// The upstream host the router connected to (`ip:port`, IPv6 in brackets), once known
+    /// (response phase; after retries, the last attempt's host). `None` where the flavour
+    /// cannot tell.
+    fn upstream_address(&self) -> Option<String> {
+        None
+    }
+
+    /// Asks the load balancer of the route's cluster to send this request to `host`
+    /// (`ip:port`). `strict`: when `host` is not in the cluster, fail (503 "no healthy upstream")
+    /// instead of balancing normally. Only the dynamic module can; elsewhere `NotAvailable`.
+    fn set_upstream_override_host(&mut self, _host: &str, _strict: bool) -> Result<(), HostError> {
+        Err(HostError::NotAvailable("upstream override host"))
+    }
+
     /// Fills `buf` with cryptographic-quality random bytes (OS or host CSPRNG), e.g. for AEAD
     /// nonces. On error `buf` must not be used: a predictable nonce breaks AES-GCM.
     fn random_bytes(&self, buf: &mut [u8]) -> Result<(), HostError>;

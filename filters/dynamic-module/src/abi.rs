@@ -197,6 +197,11 @@ pub enum MetadataSource {
     Dynamic = 0,
 }
 
+/// `envoy_dynamic_module_type_attribute_id_UpstreamAddress` (`upstream.address`): its index in
+/// abi.h's attribute enum (request.* 0-14, response.* 15-23, source/destination 24-27,
+/// connection.* 28-40). The host-conformance and inference e2e suites check the value.
+pub const ATTRIBUTE_UPSTREAM_ADDRESS: u32 = 41;
+
 /// `FilterHeadersStatus` for request and response headers.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +439,19 @@ extern "C" {
         key: ModuleBuffer,
         value: ModuleBuffer,
     );
+
+    // --- Upstream ---
+    /// `attribute_id` 41 is `upstream.address` (see [`ATTRIBUTE_UPSTREAM_ADDRESS`]).
+    pub fn envoy_dynamic_module_callback_http_filter_get_attribute_string(
+        filter: HttpFilterEnvoyPtr,
+        attribute_id: u32,
+        result: *mut EnvoyBuffer,
+    ) -> bool;
+    pub fn envoy_dynamic_module_callback_http_set_upstream_override_host(
+        filter: HttpFilterEnvoyPtr,
+        host: ModuleBuffer,
+        strict: bool,
+    ) -> bool;
 
     // --- Stream control ---
     pub fn envoy_dynamic_module_callback_http_clear_route_cache(filter: HttpFilterEnvoyPtr);

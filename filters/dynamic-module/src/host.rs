@@ -422,6 +422,41 @@ impl Host for EnvoyHost<'_> {
         }
     }
 
+    fn upstream_address(&self) -> Option<String> {
+        let mut value = abi::EnvoyBuffer::empty();
+        // SAFETY: `envoy` is valid for the current hook; `value` is read before any mutation.
+        unsafe {
+            let found = abi::envoy_dynamic_module_callback_http_filter_get_attribute_string(
+                self.envoy,
+                abi::ATTRIBUTE_UPSTREAM_ADDRESS,
+                &mut value,
+            );
+            if found {
+                value.as_bytes().map(lossy)
+            } else {
+                None
+            }
+        }
+    }
+
+    fn set_upstream_override_host(&mut self, host: &str, strict: bool) -> Result<(), HostError> {
+        // SAFETY: `envoy` is valid for the current hook; the buffer outlives the call.
+        let accepted = unsafe {
+            abi::envoy_dynamic_module_callback_http_set_upstream_override_host(
+                self.envoy,
+                ModuleBuffer::from_text(host),
+                strict,
+            )
+        };
+        if accepted {
+            Ok(())
+        } else {
+            Err(HostError::NotAvailable(
+                "upstream override host (not an IP address, or no request in progress)",
+            ))
+        }
+    }
+
     fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {
         // SAFETY: `envoy` is valid for the current hook; buffers outlive the call.
         unsafe {

@@ -184,6 +184,11 @@ impl Host for WasmHost<'_> {
         String::from_utf8(bytes).ok()
     }
 
+    fn upstream_address(&self) -> Option<String> {
+        let bytes = abi::property(&["upstream", "address"]).ok().flatten()?;
+        String::from_utf8(bytes).ok()
+    }
+
     fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {
         let name = format!("{namespace}.{key}");
         debug_on_error(
