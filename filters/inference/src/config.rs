@@ -43,6 +43,10 @@ pub enum FinalHop {
     /// Request header `x-envoy-original-dst-host` = the first valid candidate, for an
     /// `ORIGINAL_DST` cluster with `use_http_header` (one address only).
     OriginalDst,
+    /// The first valid candidate set as the stream's upstream override host, strict (dynamic
+    /// module only): a pick not in the route's cluster fails with 503 instead of being balanced
+    /// elsewhere. Any cluster type with the pool's endpoints; no fallback list.
+    HostOverride,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
+use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel};
 
 use crate::config::{FailureMode, FinalHop, PoolSettings, RouteSettings};
 use crate::endpoint::join;
@@ -27,6 +27,8 @@ pub struct RouteFilter {
     routed: Option<SocketAddr>,
     /// Reading the request body for the picker's weight (FailOpen only).
     reading_body: bool,
+    /// The endpoint that answered, once response headers arrived.
+    served: Option<SocketAddr>,
     /// Work added to a member's shared load by the picker: (member, weight).
     picker_load: Option<(usize, i64)>,
     status: Option<u16>,
@@ -41,6 +43,7 @@ impl RouteFilter {
             pool: 0,
             started_nanos: 0,
             routed: None,
+            served: None,
             reading_body: false,
             picker_load: None,
             status: None,
@@ -68,7 +71,7 @@ impl RouteFilter {
     }
 
     /// Hands `endpoints` (in the pool, in preference order) to the final hop.
-    fn route(&mut self, host: &mut dyn Host, endpoints: &[SocketAddr]) {
+    fn route(&mut self, host: &mut dyn Host, endpoints: &[SocketAddr]) -> Result<(), HostError> {
         match self.settings.final_hop {
             FinalHop::OverrideHost => {
                 host.set_header(Direction::Request, DESTINATION, &join(endpoints));
@@ -80,8 +83,34 @@ impl RouteFilter {
                     &endpoints[0].to_string(),
                 );
             }
+            FinalHop::HostOverride => {
+                if let Err(err) = host.set_upstream_override_host(&endpoints[0].to_string(), true) {
+                    host.log(
+                        LogLevel::Error,
+                        format_args!("inference: finalHop hostOverride refused: {err}"),
+                    );
+                    return Err(err);
+                }
+            }
         }
         self.routed = Some(endpoints[0]);
+        Ok(())
+    }
+
+    /// Hands `endpoints` over, or answers 500 when this flavour cannot (a config mistake).
+    fn route_or_fail(&mut self, host: &mut dyn Host, endpoints: &[SocketAddr]) -> Action {
+        match self.route(host, endpoints) {
+            Ok(()) => Action::Continue,
+            Err(_) => {
+                host.send_local_reply(
+                    500,
+                    &[("content-type", "text/plain")],
+                    b"inference: this proxy flavour cannot set the upstream host (finalHop hostOverride needs the dynamic module)\n",
+                    "inference_final_hop_unavailable",
+                );
+                Action::Pause
+            }
+        }
     }
 
     fn fail_close(&mut self, host: &mut dyn Host, why: &str) -> Action {
@@ -100,22 +129,23 @@ impl RouteFilter {
     }
 
     /// FailOpen: the least loaded pool member, weighted by the request's output cap.
-    fn pick(&mut self, host: &mut dyn Host, max_tokens: Option<u64>) {
+    fn pick(&mut self, host: &mut dyn Host, max_tokens: Option<u64>) -> Action {
         let pool = &self.settings.pools[self.pool].pool;
         let start = self.settings.rotation.fetch_add(1, Ordering::Relaxed);
         let Some(index) = picker::pick(host, pool, start) else {
-            return;
+            return self.fail_close(host, "the pool has no endpoints");
         };
         let weight = picker::weight(max_tokens, self.settings.default_max_tokens);
         picker::adjust(host, pool, index, weight);
+        let endpoint = pool.endpoints[index];
         self.picker_load = Some((index, weight));
         self.decide(host, Reason::FailOpen);
-        let endpoint = pool.endpoints[index];
-        self.route(host, &[endpoint]);
+        self.route_or_fail(host, &[endpoint])
     }
 
     fn endpoint_tag(&self) -> &str {
-        self.routed
+        self.served
+            .or(self.routed)
             .and_then(|addr| self.pool().pool.member(addr))
             .map_or(ai_gateway_core::metrics::OTHER, |i| {
                 self.pool().endpoint_tags[i].as_str()
@@ -176,8 +206,7 @@ impl HttpFilter for RouteFilter {
                 Reason::EppFallback
             };
             self.decide(host, reason);
-            self.route(host, &checked.valid);
-            return Action::Continue;
+            return self.route_or_fail(host, &checked.valid);
         }
         let why = match &pick {
             None => "the endpoint picker gave no destination",
@@ -188,10 +217,7 @@ impl HttpFilter for RouteFilter {
         };
         match self.pool().failure_mode {
             FailureMode::FailClose => self.fail_close(host, why),
-            FailureMode::FailOpen if end_of_stream => {
-                self.pick(host, None);
-                Action::Continue
-            }
+            FailureMode::FailOpen if end_of_stream => self.pick(host, None),
             FailureMode::FailOpen => {
                 self.reading_body = true;
                 Action::Pause
@@ -214,15 +240,21 @@ impl HttpFilter for RouteFilter {
         } else {
             request_body::facts(&body).max_tokens
         };
-        self.pick(host, max_tokens);
-        Action::Continue
+        self.pick(host, max_tokens)
     }
 
     fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
         let Some(routed) = self.routed else {
             return Action::Continue;
         };
-        let served = routed.to_string();
+        // The host that answered (a retry may have moved past the first candidate), else the
+        // first candidate handed over.
+        let served = host
+            .upstream_address()
+            .and_then(|a| crate::endpoint::parse_one(&a).ok())
+            .unwrap_or(routed);
+        self.served = Some(served);
+        let served = served.to_string();
         let [status, content_type] = host
             .header_values(Direction::Response, &[":status", "content-type"])
             .try_into()

@@ -266,3 +266,13 @@ fn an_unknown_or_missing_pool_is_a_503_when_several_are_configured() {
         );
     }
 }
+
+#[test]
+fn host_override_where_the_flavour_cannot_is_a_500_not_a_silent_fallback() {
+    let mut host = with_pick("127.0.0.2:8000");
+    let mut filter = RouteFilter::new(settings("FailClose", "hostOverride"));
+    assert_eq!(filter.on_request_headers(&mut host, true), Action::Pause);
+    let reply = host.local_reply.clone().expect("a local reply");
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.details, "inference_final_hop_unavailable");
+}
