@@ -1,6 +1,7 @@
 //! Renders an Envoy bootstrap from the templates in `envoy/`.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -186,9 +187,17 @@ pub struct Bootstrap {
     pub preset_metadata: Vec<PresetMetadata>,
     /// Envoy's worker threads (`--concurrency`); 1 unless a test needs several workers.
     pub concurrency: u32,
+    /// Where the shipped llm access-log example (envoy/access-log-llm-<flavour>.yaml) writes.
+    pub llm_access_log: Option<PathBuf>,
+    /// A rate limit service that Envoy's `ratelimit` filter charges each LLM answer's total
+    /// tokens to (envoy/filter-ratelimit-llm.yaml, route-llm-ratelimit-<flavour>.yaml).
+    pub llm_ratelimit: Option<SocketAddr>,
     /// HTTPS upstreams (clusters only: filters reach them by callout or `cluster_header`).
     pub tls_clusters: Vec<TlsClusterRoute>,
 }
+
+/// The cluster of [`Bootstrap::llm_ratelimit`]'s service.
+pub const LLM_RATELIMIT_CLUSTER: &str = "llm_ratelimit";
 
 impl Bootstrap {
     /// Loopback listener and admin on free ports, no filters, no routes.
@@ -205,6 +214,8 @@ impl Bootstrap {
             artifacts: Artifacts::Release,
             preset_metadata: Vec::new(),
             concurrency: 1,
+            llm_access_log: None,
+            llm_ratelimit: None,
             tls_clusters: Vec::new(),
         }
     }
@@ -212,6 +223,18 @@ impl Bootstrap {
     /// Runs Envoy with `workers` worker threads (e.g. 2, to test state shared across workers).
     pub fn concurrency(mut self, workers: u32) -> Self {
         self.concurrency = workers;
+        self
+    }
+
+    /// Adds the shipped llm access-log example for the flavour, writing to `path`.
+    pub fn llm_access_log(mut self, path: PathBuf) -> Self {
+        self.llm_access_log = Some(path);
+        self
+    }
+
+    /// Adds Envoy's `ratelimit` filter charging LLM tokens to the service at `service`.
+    pub fn llm_ratelimit(mut self, service: SocketAddr) -> Self {
+        self.llm_ratelimit = Some(service);
         self
     }
 
@@ -274,8 +297,19 @@ impl Bootstrap {
             .set("STATS_CONFIG", self.stats_config()?)
             .set("ROUTES", self.routes()?)
             .set("HTTP_FILTERS", self.http_filters()?)
-            .set("CLUSTERS", self.clusters()?);
+            .set("CLUSTERS", self.clusters()?)
+            .set("ACCESS_LOG", self.access_log()?);
         render_file("bootstrap.yaml", &values)
+    }
+
+    fn access_log(&self) -> Result<String, HarnessError> {
+        match (&self.llm_access_log, self.flavour) {
+            (Some(path), Some(flavour)) => {
+                let values = Values::new().set("ACCESS_LOG_PATH", path.display().to_string());
+                render_file(&llm_example("access-log-llm", flavour), &values)
+            }
+            _ => Ok(String::new()),
+        }
     }
 
     fn stats_config(&self) -> Result<String, HarnessError> {
@@ -292,7 +326,15 @@ impl Bootstrap {
             out.push_str(&render_file("route-mcp.yaml", &values)?);
         }
         if !self.llm_providers.is_empty() {
-            let values = Values::new().set("PATH_PREFIX", LLM_PATH_PREFIX);
+            let extras = match (self.llm_ratelimit, self.flavour) {
+                (Some(_), Some(flavour)) => {
+                    render_file(&llm_example("route-llm-ratelimit", flavour), &Values::new())?
+                }
+                _ => String::new(),
+            };
+            let values = Values::new()
+                .set("PATH_PREFIX", LLM_PATH_PREFIX)
+                .set("ROUTE_EXTRAS", extras);
             out.push_str(&render_file("route-llm.yaml", &values)?);
         }
         for agent in &self.agents {
@@ -327,6 +369,13 @@ impl Bootstrap {
                 .set("ADDRESS", provider.upstream.ip().to_string())
                 .set("PORT", provider.upstream.port().to_string());
             out.push_str(&render_file("cluster.yaml", &values)?);
+        }
+        if let Some(service) = self.llm_ratelimit {
+            let values = Values::new()
+                .set("NAME", LLM_RATELIMIT_CLUSTER)
+                .set("ADDRESS", service.ip().to_string())
+                .set("PORT", service.port().to_string());
+            out.push_str(&render_file("cluster-grpc.yaml", &values)?);
         }
         for cluster in &self.tls_clusters {
             let values = Values::new()
@@ -370,7 +419,21 @@ impl Bootstrap {
             };
             out.push_str(&render_file(flavour.filter_template(), &values)?);
         }
+        // After the llm filter, which picks the route the rate limit filter remembers.
+        if self.llm_ratelimit.is_some() {
+            let values = Values::new().set("RATELIMIT_CLUSTER", LLM_RATELIMIT_CLUSTER);
+            out.push_str(&render_file("filter-ratelimit-llm.yaml", &values)?);
+        }
         Ok(out)
+    }
+}
+
+/// The llm example template `<stem>-<flavour>.yaml` (the two flavours publish the filter's
+/// attributes differently: dynamic metadata or filter state).
+fn llm_example(stem: &str, flavour: Flavour) -> String {
+    match flavour {
+        Flavour::DynamicModule => format!("{stem}-dynamic-module.yaml"),
+        Flavour::Wasm => format!("{stem}-wasm.yaml"),
     }
 }
 
@@ -476,6 +539,45 @@ mod tests {
         assert!(route.contains("timeout: 0s"), "{yaml}");
         assert!(yaml.find("cluster_header").unwrap() < yaml.find("agent_demo").unwrap());
         assert!(!yaml.contains("{{"), "{yaml}");
+    }
+
+    #[test]
+    fn llm_accounting_examples_render_per_flavour() {
+        let provider = LlmProviderRoute::new("gpt", "127.0.0.1:8202".parse().unwrap());
+        for (flavour, reads) in [
+            (
+                Flavour::DynamicModule,
+                "%DYNAMIC_METADATA(ai_gateway.llm:total_tokens)%",
+            ),
+            (
+                Flavour::Wasm,
+                "%FILTER_STATE(wasm.ai_gateway.llm.total_tokens:PLAIN)%",
+            ),
+        ] {
+            let yaml = Bootstrap::new(Some(flavour))
+                .llm_provider(provider.clone())
+                .filter("llm", json!({ "providers": {} }))
+                .llm_access_log(PathBuf::from("/tmp/llm-access.log"))
+                .llm_ratelimit("127.0.0.1:8301".parse().unwrap())
+                .render()
+                .unwrap();
+            assert!(yaml.contains(r#"path: "/tmp/llm-access.log""#), "{yaml}");
+            assert!(yaml.contains(&format!(r#"format: "{reads}""#)), "{yaml}");
+            assert!(yaml.contains("apply_on_stream_done: true"), "{yaml}");
+            assert!(yaml.contains("name: llm_ratelimit"), "{yaml}");
+            assert!(yaml.contains("http2_protocol_options"), "{yaml}");
+            // The rate limit filter follows the llm filter (it keeps the route it first saw).
+            let llm = yaml.find("name: ai_gateway.llm").unwrap();
+            let ratelimit = yaml.find("name: envoy.filters.http.ratelimit").unwrap();
+            assert!(llm < ratelimit, "{yaml}");
+            assert!(!yaml.contains("{{"), "{yaml}");
+        }
+        let plain = Bootstrap::new(Some(Flavour::Wasm))
+            .llm_provider(provider)
+            .render()
+            .unwrap();
+        assert!(!plain.contains("access_log"), "{plain}");
+        assert!(!plain.contains("ratelimit"), "{plain}");
     }
 
     #[test]

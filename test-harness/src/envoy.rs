@@ -86,6 +86,10 @@ impl Envoy {
             .arg("--concurrency")
             .arg(bootstrap.concurrency.to_string())
             .args(["--log-level", "info"]);
+        if bootstrap.llm_access_log.is_some() {
+            // Envoy writes access-log files every 10 s by default: tests read them sooner.
+            command.args(["--file-flush-interval-msec", "100"]);
+        }
         if bootstrap.flavour == Some(Flavour::DynamicModule) {
             let module = paths::dynamic_module(bootstrap.artifacts)?;
             let dir = module.parent().expect("a file has a parent directory");

@@ -16,12 +16,13 @@ mod node;
 pub mod paths;
 mod prometheus;
 mod python;
+mod ratelimit_fake;
 mod rest_api;
 mod template;
 
 pub use bootstrap::{
     a2a_config, mcp_config, AgentRoute, Bootstrap, FilterEntry, LlmProviderRoute, McpBackendRoute,
-    PresetMetadata, TlsClusterRoute, LLM_PATH_PREFIX, MCP_ENDPOINT_PATH,
+    PresetMetadata, TlsClusterRoute, LLM_PATH_PREFIX, LLM_RATELIMIT_CLUSTER, MCP_ENDPOINT_PATH,
 };
 pub use child::OwnedChild;
 pub use envoy::{Envoy, DYNAMIC_MODULES_SEARCH_PATH};
@@ -35,4 +36,5 @@ pub use node::EverythingServer;
 pub use paths::Artifacts;
 pub use prometheus::{Prometheus, Sample};
 pub use python::{pytest, McpServerMode, PytestRun, PythonServer, MCP_PATH};
+pub use ratelimit_fake::{RateLimitCall, RateLimitDescriptorCall, RateLimitFake};
 pub use rest_api::{RestApi, REST_API_HOST};

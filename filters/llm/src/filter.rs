@@ -195,15 +195,17 @@ impl LlmFilter {
             host.histogram_record(TIME_TO_FIRST_TOKEN_MS, &[provider, api], ms);
         }
         self.record_gen_ai(host, provider);
-        if self.tokens.input > 0 {
-            host.counter_add(TOKENS_TOTAL, &[provider, model, "input"], self.tokens.input);
-        }
-        if self.tokens.output > 0 {
-            host.counter_add(
-                TOKENS_TOTAL,
-                &[provider, model, "output"],
-                self.tokens.output,
-            );
+        let t = self.tokens;
+        let kinds = [
+            ("input", t.input),
+            ("output", t.output),
+            ("cached", t.cached),
+            ("reasoning", t.reasoning),
+        ];
+        for (kind, count) in kinds {
+            if count > 0 {
+                host.counter_add(TOKENS_TOTAL, &[provider, model, kind], count);
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ use ai_gateway_core::{MetricDef, MetricId, MetricKind};
 pub const REQUESTS_TOTAL: MetricId = MetricId(0);
 /// `llm_request_duration_ms{provider, client_api}`.
 pub const REQUEST_DURATION_MS: MetricId = MetricId(1);
-/// `llm_tokens_total{provider, model, type}` (`type`: `input`, `output`).
+/// `llm_tokens_total{provider, model, type}` (`type`: `input`, `output`, and the parts of
+/// those read from the prompt cache, `cached`, or spent reasoning, `reasoning`): exact counts
+/// (the gen_ai histograms' sums are approximate, as Envoy's histograms are).
 pub const TOKENS_TOTAL: MetricId = MetricId(2);
 /// `llm_time_to_first_token_ms{provider, client_api}`: streamed responses, request start to the
 /// first bytes sent on to the client.

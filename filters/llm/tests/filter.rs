@@ -131,6 +131,7 @@ fn openai_client_reaches_anthropic_provider() {
             ("provider", "claude"),
             ("reasoning_tokens", "0"),
             ("request_model", "fast"),
+            ("response_model", "claude-haiku-4-5"),
             ("total_tokens", "15")
         ]
     );

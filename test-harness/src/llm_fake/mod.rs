@@ -59,6 +59,17 @@ pub(crate) struct Shared {
     pub path_prefix: String,
     script: Mutex<VecDeque<Answer>>,
     ids: AtomicU64,
+    reported: Mutex<ReportedUsage>,
+}
+
+/// The usage a fake reported in its answers, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportedUsage {
+    /// Answers that carried usage.
+    pub answers: u64,
+    pub input_tokens: u64,
+    /// Every output token, reasoning included.
+    pub output_tokens: u64,
 }
 
 fn control(
@@ -112,6 +123,7 @@ impl Shared {
             path_prefix: path_prefix.trim_end_matches('/').to_string(),
             script: Mutex::new(VecDeque::new()),
             ids: AtomicU64::new(0),
+            reported: Mutex::new(ReportedUsage::default()),
         }
     }
 
@@ -129,6 +141,17 @@ impl Shared {
             .expect("no test panics while holding it")
             .pop_front()
             .unwrap_or_else(Answer::auto)
+    }
+
+    /// Adds one answer's usage to [`LlmFake::reported_usage`].
+    pub fn report(&self, input_tokens: u64, output_tokens: u64) {
+        let mut reported = self
+            .reported
+            .lock()
+            .expect("no test panics while holding it");
+        reported.answers += 1;
+        reported.input_tokens += input_tokens;
+        reported.output_tokens += output_tokens;
     }
 
     /// A fresh number for ids (`msg_fake0001`, `call_fake0002`, ...).
@@ -245,6 +268,16 @@ impl LlmFake {
             .lock()
             .expect("no test panics while holding it")
             .clone()
+    }
+
+    /// The usage this fake reported in its answers so far (a stream cut by the script may not
+    /// have delivered all of it).
+    pub fn reported_usage(&self) -> ReportedUsage {
+        *self
+            .shared
+            .reported
+            .lock()
+            .expect("no test panics while holding it")
     }
 
     /// The JSON body of the last request received (`Null` if none or not JSON).

@@ -102,7 +102,12 @@ impl LlmFilter {
         for (key, value) in figures {
             host.set_metadata(METADATA_NAMESPACE, key, &value.to_string());
         }
-        if let Some(model) = &self.response_model {
+        // Translated answers: the model the gateway asked the provider for.
+        if let Some(model) = self
+            .response_model
+            .as_ref()
+            .or(self.provider_model.as_ref())
+        {
             host.set_metadata(METADATA_NAMESPACE, "response_model", model);
         }
     }

@@ -85,6 +85,7 @@ pub(crate) fn handle(shared: &Shared, request: &RecordedRequest) -> FakeResponse
     let tool_id = format!("toolu_fake{:04}", shared.id());
     match decide(&valid.ask, &answer, tool_id) {
         Decision::Turn(turn) => {
+            shared.report(turn.input_tokens, turn.output_tokens);
             let id = format!("msg_fake{:04}", shared.id());
             if valid.stream {
                 let frames = stream::frames(&id, &valid.model, &turn);

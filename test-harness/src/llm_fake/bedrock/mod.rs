@@ -75,6 +75,7 @@ pub(crate) fn handle(shared: &Shared, request: &RecordedRequest) -> FakeResponse
     let tool_id = format!("tooluse_fake{:04}", shared.id());
     match decide(&ask, &answer, tool_id) {
         Decision::Turn(turn) => {
+            shared.report(turn.input_tokens, turn.output_tokens);
             let request_id = format!("fake-{:04}", shared.id());
             if stream {
                 FakeResponse {

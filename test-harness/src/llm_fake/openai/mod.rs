@@ -67,6 +67,7 @@ pub(crate) fn handle(shared: &Shared, request: &RecordedRequest) -> FakeResponse
     let tool_id = format!("call_fake{:04}", shared.id());
     match decide(&valid.ask, &answer, tool_id) {
         Decision::Turn(turn) => {
+            shared.report(turn.input_tokens, turn.output_tokens);
             let id = format!("chatcmpl-fake{:04}", shared.id());
             let request_id = format!("req_fake{:04}", shared.id());
             if valid.stream {
