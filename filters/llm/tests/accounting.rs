@@ -436,3 +436,62 @@ fn bedrock_usage_counts_from_its_metadata_event() {
     );
     assert_eq!(metadata(&ex, "total_tokens").as_deref(), Some("658"));
 }
+
+#[test]
+fn token_counting_is_not_charged_to_a_budget() {
+    let f = factory(BUDGET);
+    let store = FakeHost::default();
+    let count = || {
+        post(
+            "/v1/messages/count_tokens",
+            json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "x"}]})
+                .to_string(),
+        )
+        .header("anthropic-version", "2023-06-01")
+    };
+    // Spend the key's budget, then count tokens: still answered.
+    let spent = post(
+        "/v1/chat/completions",
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}).to_string(),
+    );
+    spend(&f, &store, "teal", spent, chat_answer(30, 30));
+    let answer = response(200, "application/json", r#"{"input_tokens": 14}"#);
+    let ex = spend(&f, &store, "teal", count(), answer);
+    assert_eq!(ex.client_status, Some(200));
+}
+
+#[test]
+fn budget_config_errors_name_the_field() {
+    let cases = [
+        (
+            r#"{"key": {}, "windowSeconds": 60, "totalTokens": 1}"#,
+            "accounting.budget.key",
+        ),
+        (
+            r#"{"key": {"header": "x", "apiKey": true}, "windowSeconds": 60, "totalTokens": 1}"#,
+            "accounting.budget.key",
+        ),
+        (
+            r#"{"key": {"apiKey": true}, "windowSeconds": 0, "totalTokens": 1}"#,
+            "accounting.budget.windowSeconds",
+        ),
+        (
+            r#"{"key": {"apiKey": true}, "windowSeconds": 60}"#,
+            "accounting.budget",
+        ),
+        (
+            r#"{"key": {"apiKey": true}, "windowSeconds": 60, "tokens": 1}"#,
+            "accounting.budget.tokens",
+        ),
+    ];
+    for (budget, field) in cases {
+        let config = format!(r#"{{{PROVIDERS}, "accounting": {{"budget": {budget}}}}}"#);
+        let err = ai_gateway_llm::factory(&config).err().unwrap();
+        match err {
+            ai_gateway_core::ConfigError::Invalid { field: got, .. } => {
+                assert_eq!(got, field, "{budget}")
+            }
+            other => panic!("{budget}: {other:?}"),
+        }
+    }
+}

@@ -19,6 +19,10 @@ impl LlmFilter {
         let Some(budget) = &self.settings.accounting.budget else {
             return Ok(());
         };
+        // Counting tokens spends none.
+        if self.endpoint == Some(crate::plan::Endpoint::CountTokens) {
+            return Ok(());
+        }
         let key = budget::key_of(budget, host);
         match budget::admit(budget, host, key.as_deref(), self.max_tokens) {
             Ok(Admission::Unkeyed) => Ok(()),
