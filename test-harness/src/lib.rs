@@ -8,6 +8,7 @@ mod envoy;
 mod error;
 mod fake_upstream;
 mod flavour;
+pub mod inference;
 mod inspector;
 pub mod jsonrpc;
 pub mod llm_fake;

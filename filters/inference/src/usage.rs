@@ -62,6 +62,11 @@ impl UsageReader {
     pub fn feed(&mut self, chunk: &[u8]) {
         match self {
             UsageReader::Json { copy, limit, over } => {
+                // A host may hand the whole body again (a later filter buffered it and the last
+                // call repeats it): what starts with everything seen so far replaces it.
+                if !copy.is_empty() && chunk.starts_with(copy) {
+                    copy.clear();
+                }
                 if *over || copy.len() + chunk.len() > *limit {
                     *over = true;
                     copy.clear();
@@ -117,6 +122,20 @@ mod tests {
                 completion_tokens: 12
             })
         );
+    }
+
+    #[test]
+    fn a_json_answer_handed_again_whole_is_read_once() {
+        let mut reader = UsageReader::new("application/json", 4096);
+        reader.feed(JSON_ANSWER.as_bytes());
+        reader.feed(JSON_ANSWER.as_bytes());
+        assert_eq!(reader.finish().map(|u| u.completion_tokens), Some(12));
+        let mut reader = UsageReader::new("application/json", 4096);
+        let (a, b) = JSON_ANSWER.as_bytes().split_at(40);
+        reader.feed(a);
+        reader.feed(b);
+        reader.feed(JSON_ANSWER.as_bytes());
+        assert_eq!(reader.finish().map(|u| u.prompt_tokens), Some(9));
     }
 
     #[test]
