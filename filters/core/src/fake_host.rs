@@ -63,8 +63,9 @@ pub struct FakeHost {
     /// workers of one process.
     pub shared: Rc<RefCell<BTreeMap<String, SharedValue>>>,
     /// A foreign write applied just before the next conditional [`Host::shared_set`] of its key
-    /// (another worker winning the race), see [`FakeHost::shared_interleave_once`].
-    shared_interleave: RefCell<Option<(String, Vec<u8>)>>,
+    /// (another worker winning the race), see [`FakeHost::shared_interleave_once`]. Public
+    /// (like every field) so tests in other crates can build hosts with `..FakeHost::default()`.
+    pub shared_interleave: RefCell<Option<(String, Vec<u8>)>>,
 }
 
 impl Default for FakeHost {
