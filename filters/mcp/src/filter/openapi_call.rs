@@ -189,7 +189,9 @@ fn callout(backend: &Backend, http: HttpRequest, timeout_ms: u64) -> CalloutRequ
             "application/json, text/plain;q=0.9, */*;q=0.8".into(),
         ),
     ];
-    headers.extend(http.headers);
+    // The configured headers (credentials) win over a parameter of the same name.
+    let configured = |name: &str| backend.headers.iter().any(|(n, _)| n == name);
+    headers.extend(http.headers.into_iter().filter(|(n, _)| !configured(n)));
     headers.extend(backend.headers.iter().cloned());
     CalloutRequest {
         cluster: backend.cluster.clone(),

@@ -325,10 +325,46 @@ fn parameters(
     {
         let raw = resolver.object(raw, at)?;
         let (param, schema) = parameter(resolver, raw, at)?;
+        if param.location == Location::Header && !header_allowed(&param.name, at)? {
+            continue;
+        }
         out.retain(|(p, _)| !(p.name == param.name && p.location == param.location));
         out.push((param, schema));
     }
     Ok(out)
+}
+
+/// Header parameters the OpenAPI specification says to ignore.
+const IGNORED_HEADERS: [&str; 3] = ["accept", "content-type", "authorization"];
+/// Headers a parameter may not set: the gateway's or the connection's.
+const FORBIDDEN_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+    "cookie",
+    "x-ai-gateway-mcp-backend",
+];
+
+/// Whether a header parameter is kept: `false` for the ones the spec ignores, an error for
+/// names that are not header names or that would set what the gateway owns.
+fn header_allowed(name: &str, at: &str) -> Result<bool, SpecError> {
+    let lower = name.to_ascii_lowercase();
+    if IGNORED_HEADERS.contains(&lower.as_str()) {
+        return Ok(false);
+    }
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) || FORBIDDEN_HEADERS.contains(&lower.as_str()) {
+        return Err(SpecError::Invalid {
+            at: at.to_string(),
+            why: format!("header parameter `{name}` cannot be sent by the gateway"),
+        });
+    }
+    Ok(true)
 }
 
 fn parameter(

@@ -137,7 +137,7 @@ fn minimal(paths: Value) -> Value {
 #[test]
 fn bad_documents_are_refused_with_reasons() {
     let none = Selection::default();
-    let cases: Vec<(Value, &str)> = vec![
+    let mut cases: Vec<(Value, &str)> = vec![
         (
             Value::String("openapi: [unclosed".into()),
             "not a readable YAML or JSON document",
@@ -177,6 +177,18 @@ fn bad_documents_are_refused_with_reasons() {
             "POST /a: no supported request body type among [\"application/octet-stream\"]",
         ),
     ];
+    let header = |name: &str| {
+        minimal(json!({"/a": {"get": {"parameters": [
+            {"name": name, "in": "header", "schema": {"type": "string"}}]}}}))
+    };
+    cases.push((
+        header("Content-Length"),
+        "GET /a: header parameter `Content-Length` cannot be sent by the gateway",
+    ));
+    cases.push((
+        header("bad header"),
+        "GET /a: header parameter `bad header` cannot be sent by the gateway",
+    ));
     for (spec, expected) in cases {
         let err = OpenApi::from_spec(&spec, None, &none).unwrap_err();
         assert!(
@@ -199,6 +211,25 @@ fn a_broken_operation_can_be_excluded() {
     };
     let api = OpenApi::from_spec(&spec, None, &keep_ok).unwrap();
     assert_eq!(api.operations.len(), 1);
+}
+
+#[test]
+fn header_parameters_the_spec_ignores_are_left_out() {
+    let spec = minimal(json!({"/a": {"get": {"operationId": "a", "parameters": [
+        {"name": "Accept", "in": "header", "schema": {"type": "string"}},
+        {"name": "Authorization", "in": "header", "schema": {"type": "string"}},
+        {"name": "X-Trace", "in": "header", "schema": {"type": "string"}}]}}}));
+    let api = OpenApi::from_spec(&spec, None, &Selection::default()).unwrap();
+    let names: Vec<&str> = api.operations[0]
+        .params
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["X-Trace"]);
+    assert_eq!(
+        api.tools[0]["inputSchema"]["properties"],
+        json!({"X-Trace": {"type": "string"}})
+    );
 }
 
 #[test]

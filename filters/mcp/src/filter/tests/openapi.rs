@@ -237,3 +237,36 @@ fn unknown_operations_and_non_tool_requests_are_unknown_targets() {
         assert_eq!(reply["error"]["code"], -32602, "{reply}");
     }
 }
+
+#[test]
+fn configured_headers_win_over_header_parameters() {
+    let spec = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "paths": {"/me": {"get": {"operationId": "me", "parameters": [
+            {"name": "X-Api-Key", "in": "header", "schema": {"type": "string"}},
+            {"name": "X-Trace", "in": "header", "schema": {"type": "string"}}]}}}});
+    let config = json!({
+        "backends": [{"name": "api", "type": "openapi", "cluster": "api", "spec": spec,
+                      "headers": {"x-api-key": "configured"}}],
+        "session": {"keys": [STANDARD.encode([7u8; 32])]}
+    });
+    let mut filter = McpFilter::new(
+        Arc::new(Settings::from_json(&config.to_string()).unwrap()),
+        Arc::new(ListingCache::default()),
+        Arc::new(RecoveredSessions::default()),
+    );
+    let mut host = post(&[]);
+    let body = call_with(
+        "api_me",
+        json!({"X-Api-Key": "from-client", "X-Trace": "t1"}),
+    );
+    send(&mut filter, &mut host, &body);
+    let sent = &host.callouts[0];
+    let keys: Vec<&str> = sent
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "x-api-key")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(keys, ["configured"]);
+    assert_eq!(header(sent, "x-trace"), Some("t1"));
+}
