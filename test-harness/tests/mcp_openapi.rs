@@ -15,10 +15,14 @@ use ai_gateway_test_harness::{
 use serde_json::{json, Value};
 
 use support::mcp::SESSION_KEY;
-use support::metric;
+use support::{mcp_post, metric};
+
+/// A petstore-like OpenAPI 3.0 document in YAML (the mcp crate's golden-test fixture).
+const PETSTORE_YAML: &str = include_str!("../../filters/mcp/testdata/openapi/petstore.yaml");
 
 per_flavour!(
     the_sdk_client_calls_a_rest_api_over_https_as_tools,
+    a_yaml_spec_is_served_and_an_unreachable_api_is_a_tool_error,
     a_spec_that_cannot_be_served_is_refused_naming_the_field,
 );
 
@@ -92,6 +96,61 @@ async fn the_sdk_client_calls_a_rest_api_over_https_as_tools(flavour: Flavour) {
     assert_eq!(counted("clinic_getPet", "tool_error", 2.0).await, 2.0);
     assert_eq!(counted("clinic_addNote", "2xx", 2.0).await, 2.0);
     assert_eq!(counted("clinic_describePhoto", "2xx", 2.0).await, 2.0);
+}
+
+async fn a_yaml_spec_is_served_and_an_unreachable_api_is_a_tool_error(flavour: Flavour) {
+    let native = McpBackend::start(McpBackendKind::PythonStateless)
+        .await
+        .expect("the MCP backend starts");
+    // No cluster is configured for the API: its calls cannot be made.
+    let bootstrap = Bootstrap::new(Some(flavour))
+        .mcp_backend(McpBackendRoute::new("session", native.addr()))
+        .filter("mcp", config(&native, json!(PETSTORE_YAML)));
+    let envoy = Envoy::start(&bootstrap)
+        .await
+        .expect("Envoy starts with a YAML spec");
+    let url = format!("{}{MCP_ENDPOINT_PATH}", envoy.gateway_url());
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "e2e", "version": "1"}}});
+    let (status, headers, body) = mcp_post(&url, &[], init.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["result"]["instructions"]
+            .as_str()
+            .is_some_and(|text| text.contains("A sample API that uses a petstore")),
+        "{body}"
+    );
+    let token = headers["mcp-session-id"].to_str().unwrap().to_string();
+    let session = [
+        ("mcp-session-id", token.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let (status, _, body) = mcp_post(&url, &session, list.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<&str> = body["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for expected in [
+        "session_echo",
+        "clinic_listPets",
+        "clinic_createPets",
+        "clinic_showPetById",
+        "clinic_deletePet",
+    ] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "clinic_showPetById", "arguments": {"petId": 1}}});
+    let (status, _, body) = mcp_post(&url, &session, call.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    let text = body["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("GET /pets/{petId}"), "{text}");
 }
 
 async fn a_spec_that_cannot_be_served_is_refused_naming_the_field(flavour: Flavour) {
