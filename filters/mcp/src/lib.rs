@@ -1,6 +1,8 @@
 //! MCP gateway filter (issue 4): one MCP endpoint on Envoy fronting many MCP servers. Built in
 //! slices: configuration, sealed session tokens, naming and request classification are pure
 //! modules; [`filter`] wires them to the host (single-target routing, fan-out, sessions).
+//! A backend may also be a REST API described by an OpenAPI document (issue 7): [`openapi`]
+//! turns its operations into tools and tool calls into HTTP requests.
 
 use std::sync::Arc;
 

@@ -62,7 +62,10 @@ pub fn build(
             }
             Location::Query => query.extend(query_pairs(param, value)),
             Location::Header => {
-                let text = simple(value, param.explode, &|s| s.to_string());
+                let text = match param.style {
+                    Style::Json => value.to_string(),
+                    _ => simple(value, param.explode, &|s| s.to_string()),
+                };
                 if text.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                     return Err(ArgumentError::Invalid {
                         name: param.name.clone(),
@@ -72,7 +75,10 @@ pub fn build(
                 headers.push((param.name.to_ascii_lowercase(), text));
             }
             Location::Cookie => {
-                let text = simple(value, false, &percent);
+                let text = match param.style {
+                    Style::Json => percent(&value.to_string()),
+                    _ => simple(value, false, &percent),
+                };
                 cookies.push(format!("{}={text}", param.name));
             }
         }

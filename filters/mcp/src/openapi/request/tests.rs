@@ -151,6 +151,25 @@ fn headers_cookies_and_json_content_parameters() {
     );
     let err = build(&op, "", Some(&json!({"X-Trace": "a\r\nx: y"})), 0).unwrap_err();
     assert!(matches!(err, ArgumentError::Invalid { .. }), "{err}");
+
+    let op = {
+        let spec = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "paths": {"/q": {"get": {"operationId": "q", "parameters": [
+                {"name": "X-Filter", "in": "header",
+                 "content": {"application/json": {"schema": {"type": "object"}}}}]}}}});
+        param_in(
+            &OpenApi::from_spec(&spec, None, &Selection::default()).unwrap(),
+            "q",
+        )
+    };
+    let req = build(&op, "", Some(&json!({"X-Filter": {"a": [1, 2]}})), 0).unwrap();
+    assert_eq!(
+        req.headers,
+        vec![("x-filter".to_string(), r#"{"a":[1,2]}"#.to_string())]
+    );
+    // JSON text escapes control characters: a newline cannot reach the header.
+    let req = build(&op, "", Some(&json!({"X-Filter": "a\nb"})), 0).unwrap();
+    assert_eq!(req.headers[0].1, r#""a\nb""#);
 }
 
 fn body_op(media: &str, required: bool) -> Operation {
