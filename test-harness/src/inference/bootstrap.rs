@@ -93,6 +93,11 @@ pub struct InferenceBootstrap {
     pub artifacts: Artifacts,
     /// Gateway listener (port 0: any free port).
     pub listener: SocketAddr,
+    /// Admin endpoint (port 0: any free port).
+    pub admin: SocketAddr,
+    /// The inference filter's two stages in the chain; without, ext_proc and the EPP alone
+    /// (override_host then trusts the EPP's header as is: the benchmark's baseline).
+    pub gateway_filters: bool,
     /// Envoy worker threads.
     pub concurrency: u32,
 }
@@ -108,6 +113,8 @@ impl InferenceBootstrap {
             epp_timeout_ms: 2000,
             artifacts: Artifacts::Release,
             listener: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            admin: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            gateway_filters: true,
             concurrency: 1,
         }
     }
@@ -146,8 +153,8 @@ impl InferenceBootstrap {
             Flavour::DynamicModule => String::new(),
         };
         let values = Values::new()
-            .set("ADMIN_ADDRESS", "127.0.0.1")
-            .set("ADMIN_PORT", "0")
+            .set("ADMIN_ADDRESS", self.admin.ip().to_string())
+            .set("ADMIN_PORT", self.admin.port().to_string())
             .set("LISTENER_ADDRESS", self.listener.ip().to_string())
             .set("LISTENER_PORT", self.listener.port().to_string())
             .set("STATS_CONFIG", stats)
@@ -197,7 +204,10 @@ impl InferenceBootstrap {
     }
 
     fn http_filters(&self) -> Result<String, HarnessError> {
-        let mut out = self.gateway_filter(&self.guard_config())?;
+        let mut out = String::new();
+        if self.gateway_filters {
+            out.push_str(&self.gateway_filter(&self.guard_config())?);
+        }
         out.push_str(&render_file(
             "inference-filter-pool-header.yaml",
             &Values::new(),
@@ -216,7 +226,9 @@ impl InferenceBootstrap {
             .set("EPP_TIMEOUT", self.timeout())
             .set("BODY_MODE", body_mode);
         out.push_str(&render_file("inference-filter-ext-proc.yaml", &values)?);
-        out.push_str(&self.gateway_filter(&self.route_config())?);
+        if self.gateway_filters {
+            out.push_str(&self.gateway_filter(&self.route_config())?);
+        }
         Ok(out)
     }
 
