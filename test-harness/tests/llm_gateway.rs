@@ -466,10 +466,25 @@ async fn same_metric_lines_in_both_flavours() {
             1.0,
         )
         .await;
+        let operation = [
+            ("operation", "chat"),
+            ("provider", "anthropic"),
+            ("request_model", GPT_ON_ANTHROPIC),
+            ("response_model", "claude-sonnet-4-5"),
+            ("error_type", "none"),
+        ];
+        support::metric(
+            &gateway.envoy,
+            "gen_ai_client_operation_duration_ms_count",
+            &operation,
+            1.0,
+        )
+        .await;
         let text = gateway.envoy.admin_get("/stats/prometheus").await.unwrap();
+        let ours = |l: &str| ["llm_", "gen_ai_"].iter().any(|p| l.starts_with(p));
         let mut lines: Vec<String> = text
             .lines()
-            .filter(|l| l.starts_with("llm_") || l.starts_with("# TYPE llm_"))
+            .filter(|l| ours(l) || l.strip_prefix("# TYPE ").is_some_and(ours))
             .filter(|l| !l.contains("_bucket{") && !l.contains("_sum{"))
             .map(str::to_string)
             .collect();
@@ -479,7 +494,10 @@ async fn same_metric_lines_in_both_flavours() {
     assert!(
         rendered[0]
             .iter()
-            .any(|l| l.starts_with("llm_requests_total{")),
+            .any(|l| l.starts_with("llm_requests_total{"))
+            && rendered[0]
+                .iter()
+                .any(|l| l.starts_with("gen_ai_client_token_usage_count{")),
         "{:#?}",
         rendered[0]
     );

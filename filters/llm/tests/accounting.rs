@@ -92,6 +92,13 @@ fn an_openai_stream_reports_usage_the_client_never_sees() {
         ),
         [12]
     );
+    // No cached or reasoning tokens: no samples of those types.
+    assert!(ex
+        .histogram(
+            "gen_ai_client_token_usage",
+            &usage_tags(CHAT_TAGS, "cached")
+        )
+        .is_empty());
     assert_eq!(metadata(&ex, "total_tokens").as_deref(), Some("21"));
     assert_eq!(
         metadata(&ex, "request_model").as_deref(),

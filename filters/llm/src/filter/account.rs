@@ -157,12 +157,14 @@ impl LlmFilter {
         );
         let t = self.tokens;
         if !t.is_empty() {
-            for (kind, value) in [
-                ("input", t.input),
-                ("output", t.output),
-                ("cached", t.cached),
-                ("reasoning", t.reasoning),
-            ] {
+            // Input and output always; the parts only when there are some.
+            let samples = [
+                ("input", t.input, true),
+                ("output", t.output, true),
+                ("cached", t.cached, t.cached > 0),
+                ("reasoning", t.reasoning, t.reasoning > 0),
+            ];
+            for (kind, value, _) in samples.into_iter().filter(|s| s.2) {
                 host.histogram_record(
                     GEN_AI_TOKEN_USAGE,
                     &[base[0], base[1], base[2], base[3], kind],
