@@ -31,6 +31,7 @@ per_flavour!(
     ipv6_endpoints_work,
     a_streaming_completion_streams_through,
     body_based_routing_sends_each_model_to_its_pool,
+    a_pick_in_the_pool_but_not_in_the_cluster,
 );
 
 const V4_A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
@@ -629,4 +630,56 @@ async fn body_based_routing_sends_each_model_to_its_pool(flavour: Flavour) {
 fn closed_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
+}
+
+/// A pick the pool allows (range and port) that is not a server of the cluster: override_host
+/// silently balances it to some member (fail-open by construction); the dynamic module's strict
+/// upstream override host fails it with 503; Wasm cannot set it at all and answers 500.
+async fn a_pick_in_the_pool_but_not_in_the_cluster(flavour: Flavour) {
+    let a = ModelServer::start(V4_A).await.unwrap();
+    let b = ModelServer::start(V4_B).await.unwrap();
+    // 127.0.0.2 on b's port: inside the pool's ranges and ports, but no server of the cluster.
+    let stray = SocketAddr::new(V4_A, b.addr().port());
+    let epp = FakeEpp::start(Pick::Both(b.addr().to_string()))
+        .await
+        .unwrap();
+    for final_hop in [FinalHop::OverrideHost, FinalHop::HostOverride] {
+        let pool = InferencePool::new("pool-a", epp.addr(), &[a.addr(), b.addr()]);
+        let mut bootstrap = InferenceBootstrap::new(flavour, vec![pool]);
+        bootstrap.final_hop = final_hop;
+        let gateway = InferenceGateway::start(&bootstrap).await.unwrap();
+        epp.set_pick(Pick::Both(b.addr().to_string()));
+        let reply = chat(&gateway, &[], completion()).await;
+        let expected = match (final_hop, flavour) {
+            (FinalHop::HostOverride, Flavour::Wasm) => 500,
+            _ => 200,
+        };
+        assert_eq!(
+            reply.status,
+            expected,
+            "{final_hop:?}: {}\n{}",
+            reply.text,
+            gateway.log()
+        );
+        if expected == 200 {
+            assert_eq!(reply.served_by, Some(b.addr().to_string()), "{final_hop:?}");
+        }
+        epp.set_pick(Pick::Both(stray.to_string()));
+        let reply = chat(&gateway, &[], completion()).await;
+        match (final_hop, flavour) {
+            (FinalHop::OverrideHost, _) => {
+                assert_eq!(
+                    reply.status, 200,
+                    "override_host falls back: {}",
+                    reply.text
+                );
+                assert!(reply.served_by.is_some());
+            }
+            (FinalHop::HostOverride, Flavour::DynamicModule) => {
+                assert_eq!(reply.status, 503, "strict override: {}", reply.text);
+            }
+            (_, Flavour::Wasm) => assert_eq!(reply.status, 500, "{}", reply.text),
+            _ => unreachable!("two final hops"),
+        }
+    }
 }

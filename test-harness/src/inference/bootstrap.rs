@@ -18,6 +18,8 @@ pub enum FinalHop {
     OverrideHost,
     /// An `ORIGINAL_DST` cluster reading `x-envoy-original-dst-host`.
     OriginalDst,
+    /// A plain STATIC cluster; the filter sets the upstream override host (dynamic module).
+    HostOverride,
 }
 
 impl FinalHop {
@@ -25,6 +27,7 @@ impl FinalHop {
         match self {
             FinalHop::OverrideHost => "overrideHost",
             FinalHop::OriginalDst => "originalDst",
+            FinalHop::HostOverride => "hostOverride",
         }
     }
 }
@@ -263,6 +266,10 @@ impl InferenceBootstrap {
                 FinalHop::OriginalDst => {
                     render_file("inference-cluster-original-dst.yaml", &values)?
                 }
+                FinalHop::HostOverride => render_file(
+                    "inference-cluster-static.yaml",
+                    &values.set("ENDPOINTS", endpoints_block(&pool.members)),
+                )?,
             };
             out.push_str(&cluster);
             let values = Values::new()
