@@ -3,6 +3,20 @@
 //! keeps clients from choosing a pod (`guard` stage, before ext_proc), and validates the EPP's
 //! pick against the pool, hands it to Envoy's final hop, applies the pool's failure mode and
 //! reports the served endpoint (`route` stage, after ext_proc).
+//!
+//! Envoy 1.40 facts this relies on (each checked by test-harness/tests/inference.rs):
+//! - ext_proc drops the EPP's `envoy.lb` metadata unless `metadata_options` lists the namespace.
+//! - `override_host` takes the first listed address that is in its cluster, walks the list on
+//!   retries, and silently balances elsewhere when none is: FailClose is this filter's job.
+//! - `ORIGINAL_DST` with `use_http_header` connects to any one address: the pool check is the
+//!   only guard there.
+//! - ext_proc in `FULL_DUPLEX_STREAMED` cannot fail open once body bytes went to the EPP (the
+//!   client gets ext_proc's `status_on_error`); FailOpen pools need `BUFFERED`.
+//!
+//! Flavour limits: Wasm cannot write dynamic metadata, so there the served endpoint reaches the
+//! EPP only as the response header `x-gateway-destination-endpoint-served` (which ext_proc sends
+//! it; the guard removes it before the client), and Wasm cannot set the upstream override host
+//! (`finalHop: hostOverride` answers 500 there).
 
 use std::sync::Arc;
 
