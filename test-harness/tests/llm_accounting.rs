@@ -18,6 +18,7 @@ use support::llm::{ANTHROPIC_KEY, CLIENT_KEY, OPENAI_KEY};
 
 per_flavour!(
     sdk_usage_equals_the_token_metrics,
+    embeddings_and_responses_are_counted,
     access_log_and_ratelimit_get_the_answers_tokens,
     a_budget_is_shared_by_both_workers_and_renews,
 );
@@ -30,6 +31,9 @@ const GPT_ON_ANTHROPIC: &str = "gpt-4o";
 const ANTHROPIC_MODEL: &str = "claude-haiku-4-5";
 /// Anthropic clients: translated to OpenAI's `gpt-4o`.
 const CLAUDE_ON_OPENAI: &str = "claude-sonnet-4-5";
+
+/// OpenAI clients: embeddings, passed through to OpenAI.
+const EMBEDDING_MODEL: &str = "text-embedding-3-small";
 
 /// The header the budget keys on, and the budget's window.
 const BUDGET_HEADER: &str = "x-team";
@@ -55,6 +59,7 @@ fn config(budget_total: u64) -> Value {
             GPT_ON_ANTHROPIC: { "provider": "anthropic", "model": "claude-sonnet-4-5" },
             ANTHROPIC_MODEL: { "provider": "anthropic", "model": "claude-haiku-4-5" },
             CLAUDE_ON_OPENAI: { "provider": "openai", "model": "gpt-4o" },
+            EMBEDDING_MODEL: { "provider": "openai", "model": EMBEDDING_MODEL },
         },
         "accounting": { "budget": {
             "key": { "header": BUDGET_HEADER },
@@ -232,6 +237,46 @@ async fn sdk_usage_equals_the_token_metrics(flavour: Flavour) {
             ]
         ) > 0.0
     );
+}
+
+async fn embeddings_and_responses_are_counted(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, 1_000_000).await;
+    let env = [
+        ("GATEWAY_URL", gateway.envoy.gateway_url()),
+        ("CLIENT_KEY", CLIENT_KEY.to_string()),
+        ("OPENAI_MODEL", OPENAI_MODEL.to_string()),
+        ("EMBEDDING_MODEL", EMBEDDING_MODEL.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = pytest("test_llm_accounting_endpoints.py", &env)
+        .await
+        .unwrap();
+    assert!(run.passed, "the SDK suite failed:\n{}", run.output);
+    let reported = gateway.openai.reported_usage();
+    assert_eq!(reported.answers, 3);
+    for (kind, want) in [
+        ("input", reported.input_tokens),
+        ("output", reported.output_tokens),
+    ] {
+        let got = await_sum(
+            &gateway.envoy,
+            "llm_tokens_total",
+            &[("type", kind)],
+            want as f64,
+        )
+        .await;
+        assert_eq!(got, want as f64, "{kind} tokens");
+    }
+    for (operation, answers) in [("embeddings", 1.0), ("responses", 2.0)] {
+        let got = await_sum(
+            &gateway.envoy,
+            "gen_ai_client_token_usage_count",
+            &[("operation", operation), ("token_type", "input")],
+            answers,
+        )
+        .await;
+        assert_eq!(got, answers, "{operation}");
+    }
 }
 
 /// Polls `read` until it gives something or time runs out.

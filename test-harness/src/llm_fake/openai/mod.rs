@@ -1,8 +1,10 @@
 //! A strict fake of OpenAI's Chat Completions API (and OpenAI-compatible servers under a path
 //! prefix): `POST <prefix>/v1/chat/completions` (JSON or `chat.completion.chunk` SSE ending in
-//! `[DONE]`), `GET <prefix>/v1/models`; `Authorization: Bearer <key>`; errors as
+//! `[DONE]`), `POST <prefix>/v1/embeddings` and `/v1/responses` ([`endpoints`]),
+//! `GET <prefix>/v1/models`; `Authorization: Bearer <key>`; errors as
 //! `{"error":{message,type,param,code}}`.
 
+mod endpoints;
 mod messages;
 mod stream;
 mod validate;
@@ -30,7 +32,10 @@ pub(crate) fn handle(shared: &Shared, request: &RecordedRequest) -> FakeResponse
     let route = (request.method.as_str(), path);
     if !matches!(
         route,
-        ("POST", "/v1/chat/completions") | ("GET", "/v1/models")
+        (
+            "POST",
+            "/v1/chat/completions" | "/v1/embeddings" | "/v1/responses"
+        ) | ("GET", "/v1/models")
     ) {
         return not_found(path);
     }
@@ -52,6 +57,11 @@ pub(crate) fn handle(shared: &Shared, request: &RecordedRequest) -> FakeResponse
         Ok(body) => body,
         Err(_) => return error(400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)", None, None),
     };
+    match route.1 {
+        "/v1/embeddings" => return endpoints::embeddings(shared, &body),
+        "/v1/responses" => return endpoints::responses(shared, &body),
+        _ => {}
+    }
     let valid = match validate::request(&body) {
         Ok(valid) => valid,
         Err(Invalid { message, param }) => return error(400, &message, param.as_deref(), None),
