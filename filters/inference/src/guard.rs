@@ -167,8 +167,10 @@ mod tests {
 
     #[test]
     fn the_served_header_is_removed_from_the_client_response() {
-        let mut host = FakeHost::default();
-        host.response_headers = vec![(SERVED.into(), "10.0.0.1:8000".into())];
+        let mut host = FakeHost {
+            response_headers: vec![(SERVED.into(), "10.0.0.1:8000".into())],
+            ..FakeHost::default()
+        };
         guard(None).on_response_headers(&mut host, false);
         assert_eq!(host.header(Direction::Response, SERVED), None);
     }
