@@ -113,7 +113,11 @@ pub fn check(limits: &Limits, spent: &Spent, estimate: u64) -> Result<(), Exceed
     if over(limits.output, spent.output, estimate) {
         return Err(Exceeded::Output);
     }
-    if over(limits.total, spent.input + spent.output, estimate) {
+    if over(
+        limits.total,
+        spent.input.saturating_add(spent.output),
+        estimate,
+    ) {
         return Err(Exceeded::Total);
     }
     Ok(())
@@ -194,7 +198,7 @@ pub fn admit(
         let spent = stored.in_window(window);
         match check(&budget.limits, &spent, estimate) {
             Ok(()) => Some(Spent {
-                output: spent.output + estimate,
+                output: spent.output.saturating_add(estimate),
                 ..spent
             }),
             Err(exceeded) => {
@@ -232,8 +236,11 @@ pub fn charge(
         } else {
             0
         };
-        spent.output = spent.output.saturating_sub(held) + used.output;
-        spent.input += used.input;
+        spent.output = spent
+            .output
+            .saturating_sub(held)
+            .saturating_add(used.output);
+        spent.input = spent.input.saturating_add(used.input);
         Some(spent)
     })
 }

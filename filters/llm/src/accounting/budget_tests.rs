@@ -153,3 +153,21 @@ fn keys_come_from_the_configured_header_or_the_api_key() {
     assert_eq!(store_key("sk-1"), store_key("sk-1"));
     assert_ne!(store_key("sk-1"), store_key("sk-2"));
 }
+
+#[test]
+fn huge_estimates_and_figures_saturate() {
+    let b = budget(Limits {
+        input: Some(10),
+        ..Limits::default()
+    });
+    let host = FakeHost::default();
+    for _ in 0..2 {
+        let r = admitted(admit(&b, &host, Some("k"), u64::MAX).unwrap());
+        charge(&b, &host, &r, used(1, u64::MAX)).unwrap();
+    }
+    let totals = budget(total(10));
+    assert!(matches!(
+        admit(&totals, &host, Some("k"), u64::MAX).unwrap(),
+        Admission::Refused { .. }
+    ));
+}

@@ -183,8 +183,8 @@ fn usage(wire: Wire, usage: &Value) -> StreamTokens {
             let cached = number(usage, "/cache_read_input_tokens");
             StreamTokens {
                 input: number(usage, "/input_tokens")
-                    + cached
-                    + number(usage, "/cache_creation_input_tokens"),
+                    .saturating_add(cached)
+                    .saturating_add(number(usage, "/cache_creation_input_tokens")),
                 output: number(usage, "/output_tokens"),
                 cached,
                 reasoning: 0,

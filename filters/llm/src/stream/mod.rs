@@ -49,7 +49,10 @@ impl StreamTokens {
     pub fn from_anthropic(usage: &crate::anthropic::Usage) -> Self {
         let cached = usage.cache_read_input_tokens.unwrap_or(0);
         StreamTokens {
-            input: usage.input_tokens + cached + usage.cache_creation_input_tokens.unwrap_or(0),
+            input: usage
+                .input_tokens
+                .saturating_add(cached)
+                .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0)),
             output: usage.output_tokens,
             cached,
             reasoning: 0,
@@ -58,7 +61,7 @@ impl StreamTokens {
 
     /// Input plus output.
     pub fn total(&self) -> u64 {
-        self.input + self.output
+        self.input.saturating_add(self.output)
     }
 
     /// Whether the provider reported anything.
