@@ -32,6 +32,7 @@ per_flavour!(
     a_streaming_completion_streams_through,
     body_based_routing_sends_each_model_to_its_pool,
     a_pick_in_the_pool_but_not_in_the_cluster,
+    the_fail_open_picker_sees_work_in_flight_on_every_worker,
 );
 
 const V4_A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
@@ -682,4 +683,49 @@ async fn a_pick_in_the_pool_but_not_in_the_cluster(flavour: Flavour) {
             _ => unreachable!("two final hops"),
         }
     }
+}
+
+/// FailOpen with two Envoy workers: a big request in flight on one member keeps the picker (on
+/// whichever worker) away from that member, because outstanding work lives in the shared store.
+async fn the_fail_open_picker_sees_work_in_flight_on_every_worker(flavour: Flavour) {
+    let fixture = Fixture::start(flavour, Pick::Nothing, |b| {
+        b.pools[0].failure_mode = "FailOpen";
+        b.pools[0].epp = closed_port();
+        b.concurrency = 2;
+    })
+    .await;
+    let url = format!("{}/v1/chat/completions", fixture.gateway.gateway_url());
+    let mut big = completion();
+    big["max_tokens"] = json!(100_000);
+    big["x_delay_ms"] = json!(3000);
+    let in_flight = tokio::spawn(support::http().post(url.clone()).json(&big).send());
+    // Wait until the big request reached its member.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let busy = loop {
+        if let Some(i) = fixture.served_counts().iter().position(|&n| n == 1) {
+            break i;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the big request reached no member"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for _ in 0..8 {
+        // A fresh client (connection) each time, so the requests spread over both workers.
+        let reply = support::http()
+            .post(url.clone())
+            .json(&completion())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+    let counts = fixture.served_counts();
+    assert_eq!(
+        counts[busy], 1,
+        "no small request joined the busy member: {counts:?}"
+    );
+    assert_eq!(counts.iter().sum::<usize>(), 9, "{counts:?}");
+    assert_eq!(in_flight.await.unwrap().unwrap().status(), 200);
 }

@@ -2,6 +2,7 @@
 //! header `x-served-by` and field `served_by` carry the server's `ip:port` (IPv6 bracketed).
 //! `"stream": true` gets a `chat.completion.chunk` SSE stream ending with a usage chunk and
 //! `data: [DONE]`, sent in separate writes with a pause, so a test can see it arrive in pieces.
+//! A request field `"x_delay_ms": N` holds the answer N milliseconds (a request in flight).
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -118,6 +119,9 @@ async fn serve(
                 .collect(),
             body,
         });
+    if let Some(delay) = parsed["x_delay_ms"].as_u64() {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let served_by = me.to_string();
     let model = parsed["model"].as_str().unwrap_or("fake-model").to_string();
     let mut response = if parsed["stream"].as_bool() == Some(true) {
