@@ -60,7 +60,8 @@ fn check_refuses_spent_limits_and_estimates_that_do_not_fit() {
 #[test]
 fn a_key_is_served_until_spent_then_refused_until_the_window_ends() {
     let b = budget(total(100));
-    let mut host = FakeHost::default();
+    // A host without headers (FakeHost's private fields rule out struct-update syntax).
+    let mut host = FakeHost::with_request_headers(&[]);
     host.unix_seconds = 1_000_030;
     for _ in 0..2 {
         let r = admitted(admit(&b, &host, Some("team-a"), 0).unwrap());
@@ -89,7 +90,7 @@ fn a_key_is_served_until_spent_then_refused_until_the_window_ends() {
 fn reservations_count_for_other_workers_and_are_replaced_by_usage() {
     let b = budget(total(100));
     let first = FakeHost::default();
-    let mut second = FakeHost::default();
+    let mut second = FakeHost::with_request_headers(&[]);
     second.shared = Rc::clone(&first.shared);
     let r = admitted(admit(&b, &first, Some("k"), 60).unwrap());
     // In flight: the other worker sees the 60 held and cannot hold 50 more.

@@ -171,7 +171,7 @@ pub fn exchange_sharing(
     request: Message,
     response: Option<Message>,
 ) -> Exchange {
-    let mut host = FakeHost::default();
+    let mut host = FakeHost::with_request_headers(&[]);
     host.shared = shared;
     host.unix_seconds = unix_seconds;
     exchange_on(factory, host, request, response)
