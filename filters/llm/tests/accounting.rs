@@ -487,6 +487,10 @@ fn budget_config_errors_name_the_field() {
             "accounting.budget",
         ),
         (
+            r#"{"key": {"apiKey": true}, "windowSeconds": 60, "keys": {"a": {}}}"#,
+            "accounting.budget.keys.a",
+        ),
+        (
             r#"{"key": {"apiKey": true}, "windowSeconds": 60, "tokens": 1}"#,
             "accounting.budget.tokens",
         ),
@@ -501,4 +505,32 @@ fn budget_config_errors_name_the_field() {
             other => panic!("{budget}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_named_key_spends_its_own_budget() {
+    let f = factory(
+        r#", "accounting": {"budget": {"key": {"header": "x-team"}, "windowSeconds": 60,
+            "totalTokens": 10, "keys": {"gold": {"totalTokens": 1000}}}}"#,
+    );
+    let store = FakeHost::default();
+    let ask = || {
+        post(
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+                .to_string(),
+        )
+    };
+    for team in ["gold", "plain"] {
+        let ex = spend(&f, &store, team, ask(), chat_answer(10, 10));
+        assert_eq!(ex.client_status, Some(200), "{team}");
+    }
+    assert_eq!(
+        spend(&f, &store, "plain", ask(), chat_answer(1, 1)).client_status,
+        Some(429)
+    );
+    assert_eq!(
+        spend(&f, &store, "gold", ask(), chat_answer(1, 1)).client_status,
+        Some(200)
+    );
 }

@@ -4,6 +4,7 @@
 //! pass one; the estimate is reserved at once, so concurrent requests on other workers see it.
 //! When the answer ends, the reservation is replaced by the provider's reported usage.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use ai_gateway_core::{Direction, Host, HostError};
@@ -37,7 +38,17 @@ pub struct Limits {
 pub struct Budget {
     pub key: BudgetKey,
     pub window_seconds: u64,
+    /// Limits of keys without their own.
     pub limits: Limits,
+    /// Limits of named keys (e.g. one team with a larger budget).
+    pub overrides: BTreeMap<String, Limits>,
+}
+
+impl Budget {
+    /// The limits that apply to `key`.
+    pub fn limits_of(&self, key: &str) -> &Limits {
+        self.overrides.get(key).unwrap_or(&self.limits)
+    }
 }
 
 /// What one key spent in one window: the shared record.
@@ -192,11 +203,16 @@ pub fn admit(
     };
     let now = host.unix_seconds();
     let window = window_of(budget, now);
+    let limits = budget.limits_of(key);
+    if limits == &Limits::default() {
+        // Unlimited: nothing to check or hold.
+        return Ok(Admission::Unkeyed);
+    }
     let store_key = store_key(key);
     let mut refused = None;
     update(host, &store_key, |stored| {
         let spent = stored.in_window(window);
-        match check(&budget.limits, &spent, estimate) {
+        match check(limits, &spent, estimate) {
             Ok(()) => Some(Spent {
                 output: spent.output.saturating_add(estimate),
                 ..spent

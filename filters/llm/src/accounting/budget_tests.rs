@@ -9,6 +9,7 @@ fn budget(limits: Limits) -> Budget {
         key: BudgetKey::Header("x-team".into()),
         window_seconds: 60,
         limits,
+        overrides: Default::default(),
     }
 }
 
@@ -171,4 +172,23 @@ fn huge_estimates_and_figures_saturate() {
         admit(&totals, &host, Some("k"), u64::MAX).unwrap(),
         Admission::Refused { .. }
     ));
+}
+
+#[test]
+fn named_keys_have_their_own_limits_and_others_may_be_unlimited() {
+    let mut b = budget(Limits::default());
+    b.overrides.insert("small".into(), total(10));
+    let host = FakeHost::default();
+    let r = admitted(admit(&b, &host, Some("small"), 0).unwrap());
+    charge(&b, &host, &r, used(5, 5)).unwrap();
+    assert!(matches!(
+        admit(&b, &host, Some("small"), 0).unwrap(),
+        Admission::Refused { .. }
+    ));
+    // Not named, no default limits: not limited, nothing stored.
+    assert_eq!(
+        admit(&b, &host, Some("big"), 0).unwrap(),
+        Admission::Unkeyed
+    );
+    assert!(host.shared_get(&store_key("big")).is_none());
 }

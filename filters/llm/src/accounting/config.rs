@@ -1,5 +1,7 @@
 //! The `accounting` section of the llm filter's config.
 
+use std::collections::BTreeMap;
+
 use ai_gateway_core::ConfigError;
 use serde::Deserialize;
 
@@ -33,6 +35,19 @@ fn enabled_by_default() -> bool {
 struct RawBudget {
     key: RawBudgetKey,
     window_seconds: u64,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+    #[serde(default)]
+    keys: BTreeMap<String, RawLimits>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawLimits {
     #[serde(default)]
     input_tokens: Option<u64>,
     #[serde(default)]
@@ -104,15 +119,31 @@ fn budget(raw: RawBudget) -> Result<Budget, ConfigError> {
         output: raw.output_tokens,
         total: raw.total_tokens,
     };
-    if limits.input.is_none() && limits.output.is_none() && limits.total.is_none() {
+    let mut overrides = BTreeMap::new();
+    for (name, raw) in raw.keys {
+        let own = Limits {
+            input: raw.input_tokens,
+            output: raw.output_tokens,
+            total: raw.total_tokens,
+        };
+        if own == Limits::default() {
+            return Err(ConfigError::invalid(
+                format!("accounting.budget.keys.{name}"),
+                "at least one of inputTokens, outputTokens, totalTokens",
+            ));
+        }
+        overrides.insert(name, own);
+    }
+    if limits == Limits::default() && overrides.is_empty() {
         return Err(ConfigError::invalid(
             "accounting.budget",
-            "at least one of inputTokens, outputTokens, totalTokens",
+            "at least one of inputTokens, outputTokens, totalTokens (or keys with their own)",
         ));
     }
     Ok(Budget {
         key,
         window_seconds: raw.window_seconds,
         limits,
+        overrides,
     })
 }
