@@ -13,10 +13,11 @@
 //! - ext_proc in `FULL_DUPLEX_STREAMED` cannot fail open once body bytes went to the EPP (the
 //!   client gets ext_proc's `status_on_error`); FailOpen pools need `BUFFERED`.
 //!
-//! Flavour limits: Wasm cannot write dynamic metadata, so there the served endpoint reaches the
-//! EPP only as the response header `x-gateway-destination-endpoint-served` (which ext_proc sends
-//! it; the guard removes it before the client), and Wasm cannot set the upstream override host
-//! (`finalHop: hostOverride` answers 500 there).
+//! Flavour limits: Wasm cannot write dynamic metadata, so there the served endpoint leaves the
+//! filter as the response header `x-gateway-destination-endpoint-served`, which Envoy's stock
+//! header_to_metadata filter turns into `envoy.lb` metadata before ext_proc forwards it
+//! (envoy/inference-filter-served-metadata.yaml; the guard removes the header before the
+//! client). Wasm cannot set the upstream override host (`finalHop: hostOverride` answers 500).
 
 use std::sync::Arc;
 

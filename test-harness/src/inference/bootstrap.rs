@@ -230,6 +230,14 @@ impl InferenceBootstrap {
             .set("BODY_MODE", body_mode);
         out.push_str(&render_file("inference-filter-ext-proc.yaml", &values)?);
         if self.gateway_filters {
+            if self.flavour == Flavour::Wasm {
+                // Proxy-wasm cannot write dynamic metadata: the served header becomes envoy.lb
+                // metadata here, on its way back to ext_proc.
+                out.push_str(&render_file(
+                    "inference-filter-served-metadata.yaml",
+                    &Values::new(),
+                )?);
+            }
             out.push_str(&self.gateway_filter(&self.route_config())?);
         }
         Ok(out)
