@@ -5,6 +5,7 @@
 - MCP_TOKEN: a token with the `mcp:tools` scope; MCP_TOKEN_NO_SCOPE: a valid token without it.
 - MCP_TOOL: a tool (as the gateway names it) that `echo`es its `message`.
 - MCP_HIDDEN_TOOL: a tool of the backend that a policy refuses: neither listed nor callable.
+- MCP_DENIED_CODE: the JSON-RPC error code of a call a policy refuses.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from mcp.client.auth.utils import (build_protected_resource_metadata_discovery_u
                                    extract_scope_from_www_auth,
                                    handle_protected_resource_response)
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 MCP_URL = os.environ.get("MCP_URL", "")
 ISSUER = os.environ.get("MCP_ISSUER", "")
@@ -27,6 +29,7 @@ TOKEN = os.environ.get("MCP_TOKEN", "")
 TOKEN_NO_SCOPE = os.environ.get("MCP_TOKEN_NO_SCOPE", "")
 TOOL = os.environ.get("MCP_TOOL", "")
 HIDDEN_TOOL = os.environ.get("MCP_HIDDEN_TOOL", "")
+DENIED_CODE = int(os.environ.get("MCP_DENIED_CODE", "0"))
 
 pytestmark = pytest.mark.skipif(not MCP_URL, reason="MCP_URL is not set")
 
@@ -106,7 +109,9 @@ def test_a_refused_tool_is_not_listed_and_its_call_fails() -> None:
                 tools = [tool.name for tool in (await client.list_tools()).tools]
                 try:
                     await client.call_tool(HIDDEN_TOOL, {"text": "hi"})
-                except Exception as refused:  # noqa: BLE001 - any refusal counts; the text is checked
+                except MCPError as refused:
+                    # The session survives a refused call: the next call still works.
+                    await client.call_tool(TOOL, {"message": "still here"})
                     return tools, refused
                 return tools, None
 
@@ -114,3 +119,5 @@ def test_a_refused_tool_is_not_listed_and_its_call_fails() -> None:
     assert HIDDEN_TOOL and HIDDEN_TOOL not in tools, tools
     assert TOOL in tools, tools
     assert refused is not None, "the refused tool was called"
+    assert refused.code == DENIED_CODE, refused
+    assert refused.data == {"policy": "no-shouting"}, refused

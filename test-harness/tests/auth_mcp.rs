@@ -2,7 +2,8 @@
 //! official Python `mcp` SDK client with a bearer token lists and calls tools; without a token
 //! it gets a 401 whose `resource_metadata` leads (through the SDK's own discovery helpers) to a
 //! correct RFC 9728 document; a token without the required scope gets 403 `insufficient_scope`;
-//! a tool a policy refuses is left out of `tools/list` and its call refused.
+//! a tool a policy refuses is left out of `tools/list` and its call fails with a JSON-RPC error
+//! (code -32003, the policy named in `data`) that leaves the session usable.
 
 mod support;
 
@@ -114,6 +115,7 @@ async fn python_mcp_client_with_bearer_token(flavour: Flavour) {
             ("MCP_TOKEN_NO_SCOPE", &unscoped),
             ("MCP_TOOL", "stateless_echo"),
             ("MCP_HIDDEN_TOOL", HIDDEN_TOOL),
+            ("MCP_DENIED_CODE", "-32003"),
         ],
     )
     .await

@@ -39,10 +39,15 @@ pub enum BodyError {
     Batch,
 }
 
-/// Fills `context` from `body`.
-pub fn fill(protocol: BodyProtocol, body: &[u8], context: &mut Context) -> Result<(), BodyError> {
+/// Fills `context` from `body`; returns the id of an MCP JSON-RPC request (a denied request
+/// with an id is answered with a JSON-RPC error), `None` for notifications and other protocols.
+pub fn fill(
+    protocol: BodyProtocol,
+    body: &[u8],
+    context: &mut Context,
+) -> Result<Option<Value>, BodyError> {
     let Ok(json) = serde_json::from_slice::<Value>(body) else {
-        return Ok(());
+        return Ok(None);
     };
     if json.is_array() && protocol != BodyProtocol::Llm {
         return Err(BodyError::Batch);
@@ -68,11 +73,12 @@ pub fn fill(protocol: BodyProtocol, body: &[u8], context: &mut Context) -> Resul
                 _ => {}
             }
             mcp.arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+            return Ok(json.get("id").filter(|id| !id.is_null()).cloned());
         }
         BodyProtocol::A2a => context.a2a.method = text(&json, "method"),
         BodyProtocol::Llm => context.llm.model = text(&json, "model"),
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -82,7 +88,9 @@ mod tests {
 
     fn filled(protocol: BodyProtocol, body: Value) -> Result<Context, BodyError> {
         let mut context = Context::default();
-        fill(protocol, body.to_string().as_bytes(), &mut context)?;
+        let id = fill(protocol, body.to_string().as_bytes(), &mut context)?;
+        let expected = body.get("id").filter(|_| protocol == BodyProtocol::Mcp);
+        assert_eq!(id.as_ref(), expected, "the MCP request id, only for MCP");
         Ok(context)
     }
 

@@ -4,16 +4,19 @@
 
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel};
+use ai_gateway_core::{
+    Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel, StreamBackground,
+};
 use jsonwebtoken::AlgorithmFamily;
 
 use crate::body;
 use crate::config::{JwksSource, Settings};
-use crate::fetch::{self, Fetched, Step};
+use crate::fetch::Step;
+use crate::key_fetch::{self, Fetcher};
 use crate::keys::Lookup;
 use crate::listing::{listed_kind, trim_listing};
 use crate::metadata::Challenge;
-use crate::metrics::{AUTHN_TOTAL, DECISIONS_TOTAL, JWKS_FETCHES_TOTAL};
+use crate::metrics::{AUTHN_TOTAL, DECISIONS_TOTAL};
 use crate::policy::{Claims, Context, Decision, ItemKind, RequestInfo};
 use crate::refresh::FetchReason;
 use crate::reply;
@@ -162,14 +165,10 @@ impl AuthzFilter {
 
     fn start_fetch(&mut self, host: &mut dyn Host, reason: FetchReason, token: String) -> Verdict {
         let now = host.unix_seconds();
-        let discovered = self.shared.discovered().clone();
-        let Some((step, request)) =
-            fetch::first_request(&self.settings.jwks_source, discovered.as_ref())
-        else {
-            return self.authenticate(host, &token, true);
-        };
-        self.shared.jwks().fetch_started(now);
-        self.send(host, step, reason, token, request)
+        match key_fetch::begin(&self.settings, &self.shared, Fetcher::Request, now) {
+            Some((step, request)) => self.send(host, step, reason, token, request),
+            None => self.authenticate(host, &token, true),
+        }
     }
 
     fn send(
@@ -191,25 +190,17 @@ impl AuthzFilter {
                 Verdict::Waiting
             }
             Err(e) => {
-                self.fetch_failed(host, reason, &e.to_string());
+                let mut background = StreamBackground(host);
+                key_fetch::failed(
+                    &self.settings,
+                    &self.shared,
+                    &mut background,
+                    reason,
+                    &e.to_string(),
+                );
                 self.authenticate(host, &token, true)
             }
         }
-    }
-
-    fn fetch_failed(&mut self, host: &mut dyn Host, reason: FetchReason, why: &str) {
-        let now = host.unix_seconds();
-        self.shared.jwks().fetch_failed(&self.settings.refresh, now);
-        // Discovery is repeated on the next fetch: the provider may have moved its keys.
-        self.shared.discovered().take();
-        host.counter_add(JWKS_FETCHES_TOTAL, &["failed", reason.as_str()], 1);
-        host.log(
-            LogLevel::Warn,
-            format_args!(
-                "authz: JWKS fetch ({}) failed, keeping the last good keys: {why}",
-                reason.as_str()
-            ),
-        );
     }
 
     fn fetched(
@@ -220,22 +211,17 @@ impl AuthzFilter {
         token: String,
         result: CalloutResult,
     ) -> Verdict {
-        match fetch::interpret(step, result) {
-            Fetched::Keys(keys, max_age) => {
-                let now = host.unix_seconds();
-                self.shared
-                    .jwks()
-                    .fetch_succeeded(&self.settings.refresh, keys, max_age, now);
-                host.counter_add(JWKS_FETCHES_TOTAL, &["ok", reason.as_str()], 1);
-            }
-            Fetched::JwksUrl(url) => {
-                let request = fetch::keys_request(&self.settings.jwks_source, &url);
-                *self.shared.discovered() = Some(url);
-                if let Some(request) = request {
-                    return self.send(host, Step::Keys, reason, token, request);
-                }
-            }
-            Fetched::Failed(why) => self.fetch_failed(host, reason, &why),
+        let mut background = StreamBackground(host);
+        let next = key_fetch::step_done(
+            &self.settings,
+            &self.shared,
+            &mut background,
+            step,
+            reason,
+            result,
+        );
+        if let Some((step, request)) = next {
+            return self.send(host, step, reason, token, request);
         }
         self.authenticate(host, &token, true)
     }
@@ -285,11 +271,15 @@ impl AuthzFilter {
             },
             ..Context::default()
         };
+        let mut mcp_request_id = None;
         if let (Some(protocol), Some(body)) = (settings.inspect_body, &self.body) {
-            if let Err(error) = body::fill(protocol, body, &mut context) {
-                host.counter_add(DECISIONS_TOTAL, &["body", "error"], 1);
-                reply::bad_request(host, &error.to_string());
-                return Verdict::Replied;
+            match body::fill(protocol, body, &mut context) {
+                Ok(id) => mcp_request_id = id,
+                Err(error) => {
+                    host.counter_add(DECISIONS_TOTAL, &["body", "error"], 1);
+                    reply::bad_request(host, &error.to_string());
+                    return Verdict::Replied;
+                }
             }
         }
         let decision = settings.policies.evaluate(&context, |policy, outcome| {
@@ -313,7 +303,17 @@ impl AuthzFilter {
                         format_args!("authz: policy {policy} failed, request denied: {error}"),
                     );
                 }
-                reply::forbidden(host, settings.metadata.as_ref(), &policy, scope.as_deref());
+                match (mcp_request_id, scope) {
+                    // MCP's scope challenge (403 insufficient_scope) is for a denial a token
+                    // with more scope would lift; any other denied call is a JSON-RPC error.
+                    (Some(id), None) => reply::mcp_call_denied(host, id, &policy),
+                    (_, scope) => reply::forbidden(
+                        host,
+                        settings.metadata.as_ref(),
+                        &policy,
+                        scope.as_deref(),
+                    ),
+                }
                 Verdict::Replied
             }
         }
@@ -494,4 +494,4 @@ impl HttpFilter for AuthzFilter {
 
 #[cfg(test)]
 #[path = "filter_tests.rs"]
-mod tests;
+pub(crate) mod tests;

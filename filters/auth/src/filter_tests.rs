@@ -40,27 +40,31 @@ fn config(extra: Value) -> Value {
 }
 
 /// The factory and a host driver for one config: streams share the factory's state.
-struct Gateway {
-    factory: Arc<dyn FilterFactory>,
-    now: u64,
+pub(crate) struct Gateway {
+    pub(crate) factory: Arc<dyn FilterFactory>,
+    pub(crate) now: u64,
 }
 
 impl Gateway {
-    fn new(extra: Value) -> Gateway {
+    pub(crate) fn new(extra: Value) -> Gateway {
         Gateway {
             factory: crate::factory(&config(extra).to_string()).unwrap(),
             now: NOW,
         }
     }
 
-    fn host(&self, headers: &[(&str, &str)]) -> FakeHost {
+    pub(crate) fn host(&self, headers: &[(&str, &str)]) -> FakeHost {
         let mut host = FakeHost::with_request_headers(headers);
         host.unix_seconds = self.now;
         host
     }
 
     /// Sends request headers; returns the filter, host and first action.
-    fn request(&self, path: &str, auth: Option<&str>) -> (Box<dyn HttpFilter>, FakeHost, Action) {
+    pub(crate) fn request(
+        &self,
+        path: &str,
+        auth: Option<&str>,
+    ) -> (Box<dyn HttpFilter>, FakeHost, Action) {
         let mut headers = vec![(":method", "GET"), (":path", path), ("x-user", "spoofed")];
         if let Some(auth) = auth {
             headers.push(("authorization", auth));
@@ -72,7 +76,7 @@ impl Gateway {
     }
 }
 
-fn jwks_response(keys: &[Value], cache_control: Option<&str>) -> CalloutResponse {
+pub(crate) fn jwks_response(keys: &[Value], cache_control: Option<&str>) -> CalloutResponse {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     if let Some(cc) = cache_control {
         headers.push(("cache-control".to_string(), cc.to_string()));
@@ -84,11 +88,11 @@ fn jwks_response(keys: &[Value], cache_control: Option<&str>) -> CalloutResponse
     }
 }
 
-fn key_a() -> Value {
+pub(crate) fn key_a() -> Value {
     public_jwk("rsa-a", Algorithm::RS256, "a")
 }
 
-fn token_a() -> String {
+pub(crate) fn token_a() -> String {
     format!(
         "Bearer {}",
         signed("rsa-a", Algorithm::RS256, Some("a"), &claims())
@@ -527,6 +531,32 @@ fn mcp_body_rules_decide_once_the_body_is_complete() {
         Action::Continue,
         "the rule does not apply to listings"
     );
+}
+
+#[test]
+fn a_denied_mcp_request_without_a_scope_to_gain_is_a_jsonrpc_error() {
+    let gateway = Gateway::new(json!({
+        "inspectBody": "mcp",
+        "policies": [{ "name": "no-delete", "allow": "mcp.tool != 'gh_delete'" }]
+    }));
+    prime(&gateway, &[key_a()]);
+    let (_, host, _, body) = post_mcp(&gateway, &tool_call("gh_delete", 1));
+    assert_eq!(body, Action::Pause);
+    let reply = host.local_reply.as_ref().unwrap();
+    assert_eq!(reply.status, 200);
+    let answer: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(
+        answer,
+        json!({"jsonrpc": "2.0", "id": 7, "error": {
+            "code": crate::reply::MCP_DENIED_CODE,
+            "message": "denied by policy no-delete",
+            "data": {"policy": "no-delete"}}})
+    );
+    // A notification has no id to answer: the plain 403.
+    let notification = json!({"jsonrpc": "2.0", "method": "tools/call",
+                              "params": {"name": "gh_delete"}});
+    let (_, host, _, _) = post_mcp(&gateway, &notification);
+    assert_eq!(host.local_reply.as_ref().unwrap().status, 403);
 }
 
 #[test]

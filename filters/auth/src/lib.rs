@@ -6,8 +6,9 @@
 //! - **JWKS** ([`keys`], [`refresh`], [`discovery`]): inline, from a URL or via OIDC discovery,
 //!   fetched by HTTP callout through an Envoy cluster; kept for the response's `max-age` or the
 //!   configured interval (default 10 min); an unknown `kid` triggers one rate-limited refetch;
-//!   a failed fetch keeps the last good keys. The host has no timer for filters, so refresh is
-//!   lazy: the first request after the keys' lifetime fetches them.
+//!   a failed fetch keeps the last good keys. The config's background tick (`background`)
+//!   fetches them at load and renews them ahead of expiry; a request fetches only when they
+//!   are missing or expired, or for an unknown `kid`.
 //! - **RFC 9728** ([`metadata`]): the protected-resource metadata document and the
 //!   `WWW-Authenticate: Bearer resource_metadata="…"` challenges (with RFC 6750 `error=` and
 //!   `scope=`).
@@ -34,13 +35,17 @@
 
 use std::sync::Arc;
 
-use ai_gateway_core::{ConfigError, FilterFactory, HttpFilter, MetricDef};
+use ai_gateway_core::{
+    BackgroundHost, CalloutId, CalloutResult, ConfigError, FilterFactory, HttpFilter, MetricDef,
+};
 
+mod background;
 pub mod body;
 mod config;
 pub mod discovery;
 mod fetch;
 mod filter;
+mod key_fetch;
 pub mod keys;
 pub mod listing;
 pub mod metadata;
@@ -98,5 +103,22 @@ impl FilterFactory for AuthzFactory {
             Arc::clone(&self.settings),
             Arc::clone(&self.shared),
         ))
+    }
+
+    fn tick_period_ms(&self) -> Option<u64> {
+        background::tick_period_ms(&self.settings)
+    }
+
+    fn on_tick(&self, host: &mut dyn BackgroundHost) {
+        background::tick(&self.settings, &self.shared, host);
+    }
+
+    fn on_background_callout_done(
+        &self,
+        host: &mut dyn BackgroundHost,
+        id: CalloutId,
+        result: CalloutResult,
+    ) {
+        background::callout_done(&self.settings, &self.shared, host, id, result);
     }
 }

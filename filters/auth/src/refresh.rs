@@ -3,9 +3,9 @@
 //! The keys are refreshed when the response's `Cache-Control: max-age` (or the configured
 //! interval) runs out; a token with an unknown `kid` triggers one refetch, rate-limited by
 //! `min_refetch_interval`; a failed fetch keeps the last good keys and is retried after
-//! `min_refetch_interval`. The host offers no timer to filters, so the filter asks this
-//! machine on each request whether a fetch is due ("lazy refresh"): the first request after
-//! the deadline pays one callout.
+//! `min_refetch_interval`. The config's background tick asks [`JwksState::background_due`]
+//! (keys renewed ahead of expiry); each request asks [`JwksState::fetch_due`] (missing or
+//! expired keys, unknown `kid`).
 
 use std::sync::Arc;
 
@@ -54,8 +54,15 @@ pub struct JwksState {
     /// Bumped whenever the keys are replaced (cached verifications of older keys are dropped).
     generation: u64,
     refresh_at: Option<u64>,
+    /// When the background tick fetches: ahead of `refresh_at` by the time a fetch may take
+    /// (at most a tenth of the keys' lifetime), so requests never find the keys stale.
+    renew_at: Option<u64>,
     last_attempt_at: Option<u64>,
     in_flight_since: Option<u64>,
+    /// The background tick's own attempts, apart from the requests' (a request finding no keys
+    /// fetches them itself rather than failing while a background fetch is under way).
+    background_attempt_at: Option<u64>,
+    background_since: Option<u64>,
 }
 
 impl JwksState {
@@ -65,6 +72,7 @@ impl JwksState {
             keys: Arc::new(keys),
             generation: 1,
             refresh_at: Some(u64::MAX),
+            renew_at: Some(u64::MAX),
             ..JwksState::default()
         }
     }
@@ -108,10 +116,36 @@ impl JwksState {
         }
     }
 
-    /// A fetch started at `now`.
+    /// Whether the config's background tick should fetch at `now`: no keys yet, or keys about
+    /// to expire (see `renew_at`). Never while a fetch is outstanding, nor sooner than
+    /// `min_refetch_interval` after the last attempt.
+    pub fn background_due(&self, policy: &RefreshPolicy, now: u64) -> Option<FetchReason> {
+        let within =
+            |at: Option<u64>, span: u64| at.is_some_and(|at| now < at.saturating_add(span));
+        let in_flight = within(self.in_flight_since, policy.fetch_timeout)
+            || within(self.background_since, policy.fetch_timeout);
+        if in_flight || within(self.background_attempt_at, policy.min_refetch_interval) {
+            return None;
+        }
+        if self.keys.is_empty() {
+            return Some(FetchReason::Initial);
+        }
+        match self.renew_at {
+            Some(at) if now >= at => Some(FetchReason::Interval),
+            _ => None,
+        }
+    }
+
+    /// A request's fetch started at `now`.
     pub fn fetch_started(&mut self, now: u64) {
         self.in_flight_since = Some(now);
         self.last_attempt_at = Some(now);
+    }
+
+    /// The background tick's fetch started at `now`.
+    pub fn background_started(&mut self, now: u64) {
+        self.background_since = Some(now);
+        self.background_attempt_at = Some(now);
     }
 
     /// A fetch delivered `keys`; `max_age` from the response's `Cache-Control`.
@@ -128,13 +162,18 @@ impl JwksState {
         self.keys = Arc::new(keys);
         self.generation += 1;
         self.refresh_at = Some(now.saturating_add(lifetime));
+        let ahead = policy.fetch_timeout.min(lifetime / 10);
+        self.renew_at = Some(now.saturating_add(lifetime - ahead));
         self.in_flight_since = None;
+        self.background_since = None;
     }
 
     /// A fetch failed at `now`: the last good keys stay; retried after `min_refetch_interval`.
     pub fn fetch_failed(&mut self, policy: &RefreshPolicy, now: u64) {
         self.in_flight_since = None;
+        self.background_since = None;
         self.refresh_at = Some(now.saturating_add(policy.min_refetch_interval));
+        self.renew_at = self.refresh_at;
     }
 }
 
@@ -193,6 +232,48 @@ mod tests {
             state.fetch_due(&POLICY, 110, false),
             Some(FetchReason::Initial),
             "a lost fetch no longer blocks once timed out and rate limit passed"
+        );
+    }
+
+    #[test]
+    fn background_fetches_ahead_of_expiry_once_at_a_time() {
+        let mut state = JwksState::default();
+        assert_eq!(
+            state.background_due(&POLICY, 100),
+            Some(FetchReason::Initial)
+        );
+        state.background_started(100);
+        assert_eq!(state.background_due(&POLICY, 101), None, "in flight");
+        state.fetch_succeeded(&POLICY, keys(), None, 102);
+        assert_eq!(state.background_due(&POLICY, 696), None, "not yet");
+        assert_eq!(
+            state.background_due(&POLICY, 697),
+            Some(FetchReason::Interval),
+            "a fetch timeout ahead of expiry (702), at most a tenth of the lifetime"
+        );
+        assert_eq!(
+            state.fetch_due(&POLICY, 697, false),
+            None,
+            "requests still use the keys"
+        );
+        state.background_started(697);
+        state.fetch_failed(&POLICY, 698);
+        assert_eq!(
+            state.background_due(&POLICY, 700),
+            None,
+            "a failure is retried after min_refetch_interval"
+        );
+        assert_eq!(state.background_due(&POLICY, 707), None);
+        assert_eq!(
+            state.background_due(&POLICY, 708),
+            Some(FetchReason::Interval)
+        );
+        assert!(!state.keys().is_empty(), "the last good keys stay");
+        state.background_started(708);
+        assert_eq!(
+            state.fetch_due(&POLICY, 709, false),
+            Some(FetchReason::Interval),
+            "a request needing keys does not wait on the background fetch"
         );
     }
 

@@ -2,7 +2,7 @@
 //! document with CORS headers for browser clients.
 
 use ai_gateway_core::Host;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::metadata::{www_authenticate, Challenge, MetadataEndpoint};
 
@@ -73,6 +73,30 @@ pub fn forbidden(
         ],
         body.to_string().as_bytes(),
         "authz_forbidden",
+    );
+}
+
+/// JSON-RPC error code of an MCP request a policy denied (implementation-defined server-error
+/// range; MCP defines no code for it).
+pub const MCP_DENIED_CODE: i64 = -32003;
+
+/// An MCP request a policy denied without a scope to step up to: HTTP 200 carrying a JSON-RPC
+/// error for the request's `id`, which MCP clients surface as the call's error.
+pub fn mcp_call_denied(host: &mut dyn Host, id: Value, policy: &str) {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": MCP_DENIED_CODE,
+            "message": format!("denied by policy {policy}"),
+            "data": { "policy": policy },
+        },
+    });
+    host.send_local_reply(
+        200,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+        "authz_mcp_denied",
     );
 }
 

@@ -4,8 +4,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use ai_gateway_core::CalloutId;
+
 use crate::discovery::UrlParts;
-use crate::refresh::JwksState;
+use crate::fetch::Step;
+use crate::refresh::{FetchReason, JwksState};
 use crate::token_cache::TokenCache;
 
 /// What a verified token yields, kept in the token cache.
@@ -22,6 +25,18 @@ pub struct Shared {
     jwks: Mutex<JwksState>,
     discovered: Mutex<Option<UrlParts>>,
     cache: Mutex<TokenCache<Identity>>,
+    background: Mutex<Option<BackgroundFetch>>,
+}
+
+/// The background tick's outstanding fetch step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackgroundFetch {
+    /// The callout carrying the step.
+    pub id: CalloutId,
+    /// Which document it fetches.
+    pub step: Step,
+    /// Why the fetch started.
+    pub reason: FetchReason,
 }
 
 /// Locks without panicking: a poisoned lock still holds consistent data here (every update is
@@ -39,6 +54,7 @@ impl Shared {
             jwks: Mutex::new(jwks),
             discovered: Mutex::new(None),
             cache: Mutex::new(TokenCache::new(cache_size)),
+            background: Mutex::new(None),
         })
     }
 
@@ -50,6 +66,11 @@ impl Shared {
     /// The JWKS URL found by OIDC discovery, once known.
     pub fn discovered(&self) -> MutexGuard<'_, Option<UrlParts>> {
         lock(&self.discovered)
+    }
+
+    /// The background tick's outstanding fetch step, if any.
+    pub fn background(&self) -> MutexGuard<'_, Option<BackgroundFetch>> {
+        lock(&self.background)
     }
 
     /// The verified-token cache.

@@ -2,7 +2,9 @@
 
 use serde::de::DeserializeOwned;
 
+use crate::background::BackgroundHost;
 use crate::filter::HttpFilter;
+use crate::host::{CalloutId, CalloutResult};
 use crate::metrics::MetricDef;
 
 /// Parses a filter's JSON configuration into its typed form; the error names the JSON path
@@ -41,6 +43,24 @@ pub trait FilterFactory: Send + Sync {
 
     /// A new filter for one HTTP stream.
     fn new_filter(&self) -> Box<dyn HttpFilter>;
+
+    /// How often [`FilterFactory::on_tick`] runs, in milliseconds; `None` (the default): never.
+    fn tick_period_ms(&self) -> Option<u64> {
+        None
+    }
+
+    /// Periodic background work (see [`crate::background`]); the first tick comes right after
+    /// the config is loaded.
+    fn on_tick(&self, _host: &mut dyn BackgroundHost) {}
+
+    /// A callout started by [`FilterFactory::on_tick`] finished.
+    fn on_background_callout_done(
+        &self,
+        _host: &mut dyn BackgroundHost,
+        _id: CalloutId,
+        _result: CalloutResult,
+    ) {
+    }
 }
 
 /// Why a filter configuration was refused. `field` is the JSON path of the offending value,

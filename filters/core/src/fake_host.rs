@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
+use crate::background::BackgroundHost;
 use crate::host::{
     CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
     SharedValue, StreamId,
@@ -350,6 +351,25 @@ impl Host for FakeHost {
 
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
         self.logs.borrow_mut().push((level, message.to_string()));
+    }
+}
+
+/// Background work sees the same recording host: callouts and counters land in the same fields.
+impl BackgroundHost for FakeHost {
+    fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
+        Host::http_callout(self, request)
+    }
+
+    fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
+        Host::counter_add(self, metric, tags, delta)
+    }
+
+    fn unix_seconds(&self) -> u64 {
+        Host::unix_seconds(self)
+    }
+
+    fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
+        Host::log(self, level, message)
     }
 }
 

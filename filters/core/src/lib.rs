@@ -2,6 +2,7 @@
 //! (JSON-RPC 2.0, Server-Sent Events) the filters share. No Envoy types live here:
 //! the `wasm` and `dynamic-module` adapters map their host onto [`Host`].
 
+pub mod background;
 pub mod config;
 pub mod filter;
 pub mod host;
@@ -13,6 +14,7 @@ pub mod sse;
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake_host;
 
+pub use background::{BackgroundHost, StreamBackground};
 pub use config::{parse_config, ConfigError, FilterFactory};
 pub use filter::{Action, HttpFilter};
 pub use host::{

@@ -468,4 +468,15 @@ extern "C" {
         body: ModuleBuffer,
         timeout_milliseconds: u64,
     ) -> CalloutInitResult;
+    /// A callout of the config itself (main thread); answered in
+    /// `on_http_filter_config_http_callout_done`.
+    pub fn envoy_dynamic_module_callback_http_filter_config_http_callout(
+        config: HttpFilterConfigEnvoyPtr,
+        callout_id_out: *mut u64,
+        cluster_name: ModuleBuffer,
+        headers: *mut ModuleHttpHeader,
+        headers_size: usize,
+        body: ModuleBuffer,
+        timeout_milliseconds: u64,
+    ) -> CalloutInitResult;
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use ai_gateway_core::FilterFactory;
 
 use crate::metrics::Metrics;
+use crate::ticker::Ticker;
 
 /// Everything a stream needs from its configuration. `Send + Sync`: the factory and the
 /// metrics are.
@@ -14,6 +15,8 @@ pub struct FilterConfig {
     pub filter_name: String,
     pub factory: Arc<dyn FilterFactory>,
     pub metrics: Metrics,
+    /// The factory's background tick, when it asks for one (stopped with the config).
+    pub ticker: Option<Ticker>,
 }
 
 // Envoy shares a config across worker threads.

@@ -8,6 +8,7 @@
 
 use std::ffi::c_char;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ai_gateway_core::{Action, HttpFilter, LogLevel, StreamId};
 
@@ -17,11 +18,14 @@ use crate::abi::{
     TrailersStatus,
 };
 use crate::config::FilterConfig;
+use crate::config_host::ConfigHost;
 use crate::envoy_log;
 use crate::guard;
 use crate::host::{callout_result, EnvoyHost};
 use crate::metrics::Metrics;
+use crate::scheduler::TICK_EVENT;
 use crate::stream::{Outcome, Phase, Stream};
+use crate::ticker::Ticker;
 
 /// Logs a panic caught outside any stream (config creation, filter creation, destruction).
 fn log_panic(hook: &str, message: &str) {
@@ -123,10 +127,21 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
                 return std::ptr::null();
             }
         };
+        let ticker = match factory.tick_period_ms() {
+            Some(period) => match Ticker::start(config_envoy, Duration::from_millis(period)) {
+                Ok(ticker) => Some(ticker),
+                Err(err) => {
+                    envoy_log::log(LogLevel::Error, format_args!("filter `{name}`: {err}"));
+                    return std::ptr::null();
+                }
+            },
+            None => None,
+        };
         let state = FilterConfig {
             filter_name: name.to_string(),
             factory,
             metrics,
+            ticker,
         };
         Arc::into_raw(Arc::new(state)).cast()
     });
@@ -150,19 +165,24 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
     }
 }
 
-/// The metrics flusher's event, on the main thread: applies the config's pending metric
-/// updates.
+/// A config's scheduled event, on the main thread: the metrics flusher's (apply the pending
+/// metric updates) or the background tick's (run the factory's `on_tick`).
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
     config_envoy: HttpFilterConfigEnvoyPtr,
     config: HttpFilterConfigModulePtr,
-    _event_id: u64,
+    event_id: u64,
 ) {
     if let Err(message) = guard::catch(|| {
         // SAFETY: Envoy only runs a config's events while the config, and so the module state
         // it was created with (released in `on_http_filter_config_destroy`), is alive.
         let config = unsafe { &*config.cast::<FilterConfig>() };
-        config.metrics.apply(config_envoy);
+        match event_id {
+            TICK_EVENT => config
+                .factory
+                .on_tick(&mut ConfigHost::new(config_envoy, &config.metrics)),
+            _ => config.metrics.apply(config_envoy),
+        }
     }) {
         log_panic("http_filter_config_scheduled", &message);
     }
@@ -525,18 +545,32 @@ unsafe fn stream_status(headers: *const abi::EnvoyHttpHeader, headers_size: usiz
         .unwrap_or(0)
 }
 
-/// Config-level callouts are not started by this adapter.
+/// A callout the config's background tick started, on the main thread.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
-    _config_envoy: HttpFilterConfigEnvoyPtr,
-    _config: HttpFilterConfigModulePtr,
-    _callout_id: u64,
-    _result: abi::CalloutResultCode,
-    _headers: *mut abi::EnvoyHttpHeader,
-    _headers_size: usize,
-    _body_chunks: *mut abi::EnvoyBuffer,
-    _body_chunks_size: usize,
+    config_envoy: HttpFilterConfigEnvoyPtr,
+    config: HttpFilterConfigModulePtr,
+    callout_id: u64,
+    result: abi::CalloutResultCode,
+    headers: *mut abi::EnvoyHttpHeader,
+    headers_size: usize,
+    body_chunks: *mut abi::EnvoyBuffer,
+    body_chunks_size: usize,
 ) {
+    if let Err(message) = guard::catch(|| {
+        // SAFETY: as in `on_http_filter_config_scheduled`; the header and body arrays are
+        // valid for this hook.
+        let config = unsafe { &*config.cast::<FilterConfig>() };
+        let result =
+            unsafe { callout_result(result, headers, headers_size, body_chunks, body_chunks_size) };
+        config.factory.on_background_callout_done(
+            &mut ConfigHost::new(config_envoy, &config.metrics),
+            ai_gateway_core::CalloutId(callout_id),
+            result,
+        );
+    }) {
+        log_panic("http_filter_config_http_callout_done", &message);
+    }
 }
 
 /// Config-level streamed callouts are not started by this adapter.

@@ -117,7 +117,7 @@ fn body_types(dir: Direction) -> (HttpBodyType, HttpBodyType) {
 }
 
 /// A filter's headers as the module-owned entries Envoy reads during one call.
-fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
+pub(crate) fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
     headers
         .iter()
         .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
@@ -125,7 +125,7 @@ fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
 }
 
 /// Envoy's answer to starting a callout, as the host's error.
-fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
+pub(crate) fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
     match code {
         abi::CALLOUT_INIT_SUCCESS => Ok(()),
         abi::CALLOUT_INIT_MISSING_REQUIRED_HEADERS => Err(HostError::CalloutRefused(

@@ -9,13 +9,16 @@
 
 pub mod abi;
 pub mod config;
+mod config_host;
 mod envoy_log;
 mod exports;
 pub mod guard;
 pub mod host;
 mod metric_batch;
 pub mod metrics;
+mod scheduler;
 mod shared_store;
 pub mod stream;
 #[cfg(test)]
 mod test_envoy_stubs;
+mod ticker;

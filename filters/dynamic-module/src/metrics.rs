@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use ai_gateway_core::{LogLevel, MetricDef, MetricId, MetricKind};
 
-use crate::abi::{self, HttpFilterConfigEnvoyPtr, HttpFilterConfigSchedulerPtr, ModuleBuffer};
+use crate::abi::{self, HttpFilterConfigEnvoyPtr, ModuleBuffer};
 use crate::envoy_log;
 use crate::metric_batch::{unpack, MetricBatch, Update};
+use crate::scheduler::{Scheduler, METRICS_EVENT};
 
 /// How long the flusher gathers updates before asking for a batch to be applied.
 pub const FLUSH_WINDOW: Duration = Duration::from_millis(20);
@@ -230,18 +231,9 @@ fn apply_one(
     }
 }
 
-/// Envoy's config scheduler; its `commit` is documented as callable from any thread.
-struct Scheduler(HttpFilterConfigSchedulerPtr);
-
-// SAFETY: the scheduler only posts events to Envoy's main-thread dispatcher, which is
-// thread-safe; it is deleted once, after the flusher thread has stopped.
-unsafe impl Send for Scheduler {}
-unsafe impl Sync for Scheduler {}
-
 /// The thread that turns "the batch is dirty" into a scheduler event after the window.
 struct Flusher {
     stop: Arc<AtomicBool>,
-    scheduler: Arc<Scheduler>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -250,31 +242,21 @@ impl Flusher {
         config_envoy: HttpFilterConfigEnvoyPtr,
         batch: Arc<MetricBatch>,
     ) -> Result<Flusher, MetricsError> {
-        // SAFETY: `config_envoy` is the pointer Envoy passed to `on_http_filter_config_new`.
-        let raw = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_scheduler_new(config_envoy)
-        };
-        if raw.is_null() {
-            return Err(MetricsError::NoScheduler);
-        }
-        let scheduler = Arc::new(Scheduler(raw));
+        // Moved into the thread: deleted when the thread ends.
+        let scheduler = Scheduler::new(config_envoy).ok_or(MetricsError::NoScheduler)?;
         let stop = Arc::new(AtomicBool::new(false));
         let thread = thread::Builder::new()
             .name("ai-gateway-metrics".into())
             .spawn({
-                let (stop, scheduler) = (stop.clone(), scheduler.clone());
+                let stop = stop.clone();
                 move || flush_loop(&batch, &stop, &scheduler)
             });
         match thread {
             Ok(thread) => Ok(Flusher {
                 stop,
-                scheduler,
                 thread: Some(thread),
             }),
-            Err(err) => {
-                delete_scheduler(&scheduler);
-                Err(MetricsError::Thread(err.to_string()))
-            }
+            Err(err) => Err(MetricsError::Thread(err.to_string())),
         }
     }
 
@@ -294,16 +276,8 @@ fn flush_loop(batch: &MetricBatch, stop: &AtomicBool, scheduler: &Scheduler) {
         if stop.load(Ordering::Acquire) {
             return;
         }
-        // SAFETY: the scheduler is deleted only after this thread has been joined.
-        unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_scheduler_commit(scheduler.0, 0)
-        };
+        scheduler.commit(METRICS_EVENT);
     }
-}
-
-fn delete_scheduler(scheduler: &Scheduler) {
-    // SAFETY: called once, when no thread can commit any more.
-    unsafe { abi::envoy_dynamic_module_callback_http_filter_config_scheduler_delete(scheduler.0) };
 }
 
 impl Drop for Flusher {
@@ -315,6 +289,5 @@ impl Drop for Flusher {
                 envoy_log::log(LogLevel::Error, format_args!("metrics flusher panicked"));
             }
         }
-        delete_scheduler(&self.scheduler);
     }
 }

@@ -152,6 +152,7 @@ mod tests {
             filter_name: "probe".to_string(),
             factory: Arc::new(Factory),
             metrics: Metrics::none(),
+            ticker: None,
         });
         Stream::new(config.factory.new_filter(), config)
     }

@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::time::Duration;
 
 use ai_gateway_core::{
     CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
@@ -12,6 +11,7 @@ use ai_gateway_core::{
 use proxy_wasm::types::{BufferType, MapType, StreamType};
 
 use crate::abi::{self, HostResult};
+use crate::callout;
 use crate::logging;
 use crate::metrics::MetricIds;
 
@@ -160,20 +160,7 @@ impl Host for WasmHost<'_> {
     }
 
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
-        let headers = request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let body = (!request.body.is_empty()).then_some(request.body.as_slice());
-        abi::dispatch_http_call(
-            &request.cluster,
-            headers,
-            body,
-            Duration::from_millis(request.timeout_ms),
-        )
-        .map(|token| CalloutId(u64::from(token)))
-        .map_err(|err| HostError::CalloutRefused(format!("cluster `{}`: {err}", request.cluster)))
+        callout::dispatch(request)
     }
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {

@@ -5,7 +5,9 @@
 //! field, and refused), and each HTTP context runs one `HttpFilter` against `host::WasmHost`.
 //!
 //! Layout: `abi` holds every host call, `host` maps `ai_gateway_core::Host` onto them,
-//! `root`/`stream` map proxy-wasm's contexts onto the filter callbacks, `metrics` +
+//! `root`/`stream` map proxy-wasm's contexts onto the filter callbacks (`background`: the
+//! factory's tick and its callouts on the root context), `callout` starts and reads callouts,
+//! `metrics` +
 //! `stat_names` encode metric tags into stat names for Envoy's tag extraction.
 //!
 //! Envoy config the filters rely on: `allow_on_headers_stop_iteration: true` in the plugin
@@ -17,6 +19,10 @@
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
+#[cfg(target_arch = "wasm32")]
+mod background;
+#[cfg(target_arch = "wasm32")]
+mod callout;
 #[cfg(target_arch = "wasm32")]
 mod host;
 #[cfg(target_arch = "wasm32")]

@@ -24,8 +24,10 @@ pub(crate) struct MetricIds {
     scratch: String,
     /// Counter and gauge sums not yet sent, by stat id.
     pending: HashMap<u32, i64>,
-    /// Whether the root context's tick is running (it runs only while sums are pending).
-    ticking: bool,
+    /// Whether the root context ticks every [`FLUSH_PERIOD_MS`] (only while sums are pending).
+    fast_tick: bool,
+    /// The tick period between flushes: the filter factory's background tick, 0 for none.
+    idle_tick_ms: u32,
 }
 
 impl MetricIds {
@@ -36,8 +38,30 @@ impl MetricIds {
             ids: HashMap::new(),
             scratch: String::new(),
             pending: HashMap::new(),
-            ticking: false,
+            fast_tick: false,
+            idle_tick_ms: 0,
         }
+    }
+
+    /// Sets the tick period kept between flushes (the factory's background tick) and asks for
+    /// a tick soon, so background work starts right after the configuration is loaded.
+    pub(crate) fn keep_ticking(&mut self, period_ms: u32) {
+        self.idle_tick_ms = period_ms;
+        self.tick_soon();
+    }
+
+    /// Arms the fast tick unless it is running; `false` if the host refused.
+    fn tick_soon(&mut self) -> bool {
+        if !self.fast_tick {
+            match abi::set_tick_period(FLUSH_PERIOD_MS) {
+                Ok(()) => self.fast_tick = true,
+                Err(err) => {
+                    log::debug!("no tick ({err})");
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Adds to a counter (sent on the next tick).
@@ -59,19 +83,14 @@ impl MetricIds {
         };
         let sum = self.pending.entry(id).or_insert(0);
         *sum = sum.saturating_add(delta);
-        if !self.ticking {
-            // Without a tick the sums would wait for the next update, however late.
-            match abi::set_tick_period(FLUSH_PERIOD_MS) {
-                Ok(()) => self.ticking = true,
-                Err(err) => {
-                    log::debug!("no tick for metric sums ({err}): sending them now");
-                    self.flush();
-                }
-            }
+        // Without a tick the sums would wait for the next update, however late.
+        if !self.tick_soon() {
+            self.flush();
         }
     }
 
-    /// Sends the pending sums and stops the tick; the root context calls it on each tick.
+    /// Sends the pending sums and slows the tick to the idle period (0: stops it); the root
+    /// context calls it on each tick.
     pub(crate) fn flush(&mut self) {
         for (id, sum) in self.pending.drain() {
             // Envoy refuses a zero increment (a gauge's ups and downs may cancel out).
@@ -79,9 +98,9 @@ impl MetricIds {
                 report(abi::increment_metric(id, sum));
             }
         }
-        if self.ticking {
-            report(abi::set_tick_period(0));
-            self.ticking = false;
+        if self.fast_tick {
+            report(abi::set_tick_period(self.idle_tick_ms));
+            self.fast_tick = false;
         }
     }
 

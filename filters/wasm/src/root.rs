@@ -4,11 +4,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use ai_gateway_core::FilterFactory;
+use ai_gateway_core::{CalloutId, FilterFactory};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
 
 use crate::abi;
+use crate::background::{RootHost, Schedule};
+use crate::callout;
 use crate::logging;
 use crate::metrics::MetricIds;
 use crate::plugin_config;
@@ -24,9 +26,32 @@ pub(crate) struct Plugin {
 #[derive(Default)]
 pub(crate) struct Root {
     plugin: Option<Rc<Plugin>>,
+    /// The factory's background tick, when it asks for one.
+    schedule: Option<Schedule>,
 }
 
-impl Context for Root {}
+/// Answers to the callouts the factory's background tick started.
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        if let Some(plugin) = &self.plugin {
+            let result = callout::result(num_headers, body_size);
+            let mut host = RootHost {
+                metrics: &plugin.metrics,
+            };
+            plugin.factory.on_background_callout_done(
+                &mut host,
+                CalloutId(u64::from(token_id)),
+                result,
+            );
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -51,7 +76,12 @@ impl RootContext for Root {
         match plugin_config::build(&bytes) {
             Ok((name, factory)) => {
                 log::info!("filter `{name}` configured");
-                let metrics = RefCell::new(MetricIds::new(factory.metrics()));
+                let mut metrics = MetricIds::new(factory.metrics());
+                self.schedule = factory.tick_period_ms().map(|period| {
+                    metrics.keep_ticking(u32::try_from(period).unwrap_or(u32::MAX));
+                    Schedule::every(period)
+                });
+                let metrics = RefCell::new(metrics);
                 self.plugin = Some(Rc::new(Plugin { factory, metrics }));
                 true
             }
@@ -62,12 +92,20 @@ impl RootContext for Root {
         }
     }
 
-    /// Runs while metric sums are pending (see `metrics`): sends them.
+    /// Runs while metric sums are pending (see `metrics`): sends them; and at the factory's
+    /// tick period, when it has one: runs its background tick.
     fn on_tick(&mut self) {
-        if let Some(plugin) = &self.plugin {
-            if let Ok(mut metrics) = plugin.metrics.try_borrow_mut() {
-                metrics.flush();
-            }
+        let Some(plugin) = &self.plugin else {
+            return;
+        };
+        if let Ok(mut metrics) = plugin.metrics.try_borrow_mut() {
+            metrics.flush();
+        }
+        if self.schedule.as_mut().is_some_and(Schedule::due) {
+            let mut host = RootHost {
+                metrics: &plugin.metrics,
+            };
+            plugin.factory.on_tick(&mut host);
         }
     }
 

@@ -2,14 +2,11 @@
 
 use std::rc::Rc;
 
-use ai_gateway_core::{
-    Action as FilterAction, CalloutFailure, CalloutId, CalloutResponse, CalloutResult, Direction,
-    Host, HttpFilter,
-};
+use ai_gateway_core::{Action as FilterAction, CalloutId, Direction, Host, HttpFilter};
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType};
+use proxy_wasm::types::Action;
 
-use crate::abi;
+use crate::callout;
 use crate::host::{BodyWindow, WasmHost};
 use crate::root::Plugin;
 
@@ -103,25 +100,6 @@ impl Stream {
             None => Action::Continue,
         }
     }
-
-    fn callout_result(num_headers: usize, body_size: usize) -> CalloutResult {
-        if num_headers == 0 {
-            // Envoy reports a reset, or a response over its buffer limit, without headers.
-            return Err(CalloutFailure::Reset);
-        }
-        let headers = abi::header_pairs(MapType::HttpCallResponseHeaders).unwrap_or_default();
-        let status = headers
-            .iter()
-            .find(|(name, _)| name == ":status")
-            .and_then(|(_, value)| value.parse::<u16>().ok())
-            .ok_or(CalloutFailure::Reset)?;
-        let body = abi::buffer(BufferType::HttpCallResponseBody, 0, body_size).unwrap_or_default();
-        Ok(CalloutResponse {
-            status,
-            headers,
-            body,
-        })
-    }
 }
 
 impl Context for Stream {
@@ -132,7 +110,7 @@ impl Context for Stream {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        let result = Self::callout_result(num_headers, body_size);
+        let result = callout::result(num_headers, body_size);
         let id = CalloutId(u64::from(token_id));
         self.run(|filter, host| filter.on_callout_done(host, id, result));
     }

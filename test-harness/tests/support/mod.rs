@@ -200,6 +200,25 @@ pub async fn metric(envoy: &Envoy, name: &str, labels: &[(&str, &str)], want: f6
     }
 }
 
+/// Polls series `name{labels}` until it reaches at least `least` or time runs out; returns the
+/// last value. For counts that depend on how many Wasm VMs do background work.
+pub async fn metric_at_least(
+    envoy: &Envoy,
+    name: &str,
+    labels: &[(&str, &str)],
+    least: f64,
+) -> f64 {
+    let deadline = tokio::time::Instant::now() + METRIC_WAIT;
+    loop {
+        let prometheus = envoy.prometheus().await.expect("admin answers");
+        let got = prometheus.value(name, labels).unwrap_or(0.0);
+        if got >= least || tokio::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// `a2a_requests_total{agent="demo", method, outcome}`, awaited up to `want`.
 pub async fn requests(envoy: &Envoy, method: &str, outcome: &str, want: f64) -> f64 {
     let labels = [("agent", "demo"), ("method", method), ("outcome", outcome)];

@@ -1,0 +1,63 @@
+//! The host of a config's background work, on Envoy's main thread (the config scheduler's
+//! tick event and the config-level callouts it starts).
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ai_gateway_core::{
+    BackgroundHost, CalloutId, CalloutRequest, HostError, LogLevel, MetricId, MetricKind,
+};
+
+use crate::abi::{self, HttpFilterConfigEnvoyPtr, ModuleBuffer};
+use crate::envoy_log;
+use crate::host::{init_result, module_headers};
+use crate::metrics::Metrics;
+
+/// A config as its background work sees it.
+pub struct ConfigHost<'a> {
+    envoy: HttpFilterConfigEnvoyPtr,
+    metrics: &'a Metrics,
+}
+
+impl<'a> ConfigHost<'a> {
+    /// The host of the config `envoy`, valid during the current config-level hook.
+    pub fn new(envoy: HttpFilterConfigEnvoyPtr, metrics: &'a Metrics) -> Self {
+        ConfigHost { envoy, metrics }
+    }
+}
+
+impl BackgroundHost for ConfigHost<'_> {
+    fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
+        let mut headers = module_headers(&request.headers);
+        let mut id = 0u64;
+        // SAFETY: `envoy` is valid for the current config-level hook (main thread); every
+        // buffer outlives the call.
+        let code = unsafe {
+            abi::envoy_dynamic_module_callback_http_filter_config_http_callout(
+                self.envoy,
+                &mut id,
+                ModuleBuffer::from_text(&request.cluster),
+                headers.as_mut_ptr(),
+                headers.len(),
+                ModuleBuffer::from_bytes(&request.body),
+                request.timeout_ms,
+            )
+        };
+        init_result(code, &request.cluster).map(|()| CalloutId(id))
+    }
+
+    fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {
+        let delta = i64::try_from(delta).unwrap_or(i64::MAX);
+        self.metrics.add(metric, MetricKind::Counter, tags, delta);
+    }
+
+    fn unix_seconds(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())
+    }
+
+    fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {
+        envoy_log::log(level, message);
+    }
+}
