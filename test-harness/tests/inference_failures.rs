@@ -18,6 +18,7 @@ use serde_json::json;
 use inference_common::*;
 
 per_flavour!(
+    an_epp_timeout_is_handled_like_an_epp_down,
     epp_unavailable_with_fail_open_is_served_by_the_filters_picker,
     a_fail_open_pool_still_follows_a_live_epp,
     epp_unavailable_with_fail_close_is_503,
@@ -301,4 +302,33 @@ async fn the_fail_open_picker_sees_work_in_flight_on_every_worker(flavour: Flavo
     );
     assert_eq!(counts.iter().sum::<usize>(), 9, "{counts:?}");
     assert_eq!(in_flight.await.unwrap().unwrap().status(), 200);
+}
+
+async fn an_epp_timeout_is_handled_like_an_epp_down(flavour: Flavour) {
+    let fixture = Fixture::start(flavour, Pick::Hang, |b| {
+        b.pools[0].failure_mode = "FailOpen";
+        b.epp_timeout_ms = 300;
+    })
+    .await;
+    let reply = chat(&fixture.gateway, &[], completion()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}\n{}",
+        reply.text,
+        fixture.gateway.log()
+    );
+    assert!(reply.served_by.is_some());
+    assert_eq!(fixture.epp.exchanges().len(), 1, "the EPP was asked");
+    let decisions = [("pool", "pool-a"), ("reason", "fail_open")];
+    assert_eq!(
+        metric(
+            &fixture.gateway,
+            "inference_decisions_total",
+            &decisions,
+            1.0
+        )
+        .await,
+        1.0
+    );
 }

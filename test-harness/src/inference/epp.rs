@@ -51,6 +51,8 @@ pub enum Pick {
     Nothing,
     /// An immediate response with this status (429 shedding load, 503 no capacity).
     Immediate(u16),
+    /// Never answer the request (ext_proc's message timeout decides).
+    Hang,
 }
 
 /// One request's exchange as the EPP saw it.
@@ -228,6 +230,16 @@ impl Exchange {
         }
     }
 
+    /// Starts this request's record.
+    fn record_new(&mut self, headers: &HttpHeaders) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.exchanges.push(EppExchange {
+            request_headers: header_list(headers),
+            ..EppExchange::default()
+        });
+        self.index = Some(state.exchanges.len() - 1);
+    }
+
     fn record(&self, update: impl FnOnce(&mut EppExchange)) {
         let mut state = self.state.lock().expect("not poisoned");
         if let Some(exchange) = self.index.and_then(|i| state.exchanges.get_mut(i)) {
@@ -240,15 +252,15 @@ impl Exchange {
         if let Some(protocol) = &message.protocol_config {
             self.buffered_mode = protocol.request_body_mode == BODY_MODE_BUFFERED;
         }
+        let hang = self.pick == Pick::Hang;
         match message.request {
+            Some(In::RequestHeaders(headers)) if hang => {
+                self.record_new(&headers);
+                Vec::new()
+            }
+            Some(In::RequestBody(_) | In::RequestTrailers(_)) if hang => Vec::new(),
             Some(In::RequestHeaders(headers)) => {
-                let mut state = self.state.lock().expect("not poisoned");
-                state.exchanges.push(EppExchange {
-                    request_headers: header_list(&headers),
-                    ..EppExchange::default()
-                });
-                self.index = Some(state.exchanges.len() - 1);
-                drop(state);
+                self.record_new(&headers);
                 if headers.end_of_stream {
                     self.answered_headers = true;
                     vec![self.decision()]
@@ -369,7 +381,7 @@ impl Exchange {
                     },
                 ));
             }
-            Pick::Nothing => (None, None),
+            Pick::Nothing | Pick::Hang => (None, None),
             Pick::Both(value) => (Some(value.clone()), Some(value.clone())),
             Pick::HeaderOnly(value) => (Some(value.clone()), None),
             Pick::MetadataOnly(value) => (None, Some(value.clone())),
