@@ -44,19 +44,26 @@ http {{
   keepalive_requests 1000000;
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      default_type application/json;
-      return 200 '{{"id":"bench-task","status":{{"state":"TASK_STATE_COMPLETED"}}}}';
-    }}
+{locations}
   }}
 }}
 """
 
+# What nginx answers by default: an A2A task, whatever the path.
+A2A_LOCATIONS = """
+    location / {
+      default_type application/json;
+      return 200 '{"id":"bench-task","status":{"state":"TASK_STATE_COMPLETED"}}';
+    }
+"""
 
-def start_nginx(workdir: Path) -> tuple[subprocess.Popen, int]:
+
+def start_nginx(workdir: Path, locations: str = A2A_LOCATIONS) -> tuple[subprocess.Popen, int]:
+    """nginx on a free loopback port answering canned bodies (`locations`: nginx `location`
+    blocks); returns it and its port."""
     port = free_port()
     conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=workdir, port=port))
+    conf.write_text(NGINX_CONF.format(dir=workdir, port=port, locations=locations))
     proc = subprocess.Popen(
         ["nginx", "-c", str(conf), "-p", str(workdir)],
         stdout=subprocess.DEVNULL,
@@ -87,18 +94,24 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[
     return rps, float(value) * scale
 
 
-def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args,
-                   script: Path | None) -> dict[str, list[tuple[float, float, float]]]:
+def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args, script: Path | None,
+                   requests: dict[str, tuple[str, Path | None]] | None = None
+                   ) -> dict[str, list[tuple[float, float, float]]]:
     """Warms every Envoy up, then runs wrk on each in interleaved rounds (so drift in machine load
-    hits all alike); per name, (rps, p99 ms, Envoy CPU us per request) of each round."""
+    hits all alike); per name, (rps, p99 ms, Envoy CPU us per request) of each round. Each name
+    sends `path` with the wrk `script`, unless `requests` gives it its own (path, script). An
+    "Envoy" may be any process object with `proc` and `url(path)` (e.g. another proxy)."""
+    chosen = {name: (requests or {}).get(name, (path, script)) for name in envoys}
+    runs = {name: (envoy.url(chosen[name][0]), chosen[name][1]) for name, envoy in envoys.items()}
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in envoys}
     width = max(map(len, envoys))
-    for envoy in envoys.values():  # warm-up: connections, Wasm JIT, stats, caches
-        wrk(envoy.url(path), 2, args.connections, script)
+    for name in envoys:  # warm-up: connections, Wasm JIT, stats, caches
+        wrk(runs[name][0], 2, args.connections, runs[name][1])
     for rnd in range(args.rounds):
         for name, envoy in envoys.items():
+            url, wrk_script = runs[name]
             cpu_before = cpu_seconds(envoy.proc.pid)
-            rps, p99 = wrk(envoy.url(path), args.seconds, args.connections, script)
+            rps, p99 = wrk(url, args.seconds, args.connections, wrk_script)
             cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
             results[name].append((rps, p99, cpu_us))
             print(f"round {rnd + 1} {name:{width}} {rps:8.0f} rps  p99 {p99:6.2f} ms  "

@@ -27,7 +27,6 @@ FastMCP's) CPU per call.
 import argparse
 import asyncio
 import base64
-import hashlib
 import json
 import os
 import statistics
@@ -41,8 +40,8 @@ from pathlib import Path
 import httpx
 
 from bench import cpu_seconds
-from envoy_process import (MCP_BACKENDS, EnvoyProcess, free_port, repo_root, start_mcp_backend,
-                           stop_child, wait_for_port)
+from envoy_process import (MCP_BACKENDS, EnvoyProcess, bench_venv, free_port, repo_root,
+                           start_mcp_backend, stop_child, wait_for_port)
 
 PROTOCOL = "2025-11-25"
 FLAVOURS = ("dynmod", "wasm")
@@ -137,26 +136,11 @@ async def measure(call: Callable[[], Awaitable], seconds: float, workers: int) -
     return len(latencies) / elapsed, statistics.median(latencies) * 1e3, p99 * 1e3, client_cpu
 
 
-def fastmcp_python() -> Path:
-    """The FastMCP venv's Python, (re)creating the venv when its requirements changed."""
-    python = FASTMCP_VENV / "bin/python"
-    stamp = FASTMCP_VENV / ".requirements.sha256"
-    want = hashlib.sha256(FASTMCP_REQUIREMENTS.read_bytes()).hexdigest()
-    if not python.exists() or not stamp.exists() or stamp.read_text() != want:
-        print(f"bench mcp: installing {FASTMCP_REQUIREMENTS.name} into {FASTMCP_VENV}", flush=True)
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(FASTMCP_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        "-r", str(FASTMCP_REQUIREMENTS)], check=True)
-        stamp.write_text(want)
-    return python
-
-
 def start_fastmcp_proxy(name: str, reuse: bool, ports: dict[str, int], workdir: Path
                         ) -> tuple[subprocess.Popen, int]:
     """A FastMCP proxy mounting every backend under its name; returns it and its port."""
     port = free_port()
-    cmd = [str(fastmcp_python()), "-u", str(Path(__file__).with_name("bench_fastmcp_proxy.py")),
+    cmd = [str(bench_venv(FASTMCP_VENV, FASTMCP_REQUIREMENTS)), "-u", str(Path(__file__).with_name("bench_fastmcp_proxy.py")),
            "--port", str(port)]
     for backend, backend_port in ports.items():
         cmd += ["--backend", f"{backend}=http://127.0.0.1:{backend_port}/mcp"]

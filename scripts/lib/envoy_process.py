@@ -1,6 +1,7 @@
 """Starts Envoy from the project's templates, and the demo MCP servers, as owned child processes
 (for demo and bench)."""
 
+import hashlib
 import json
 import os
 import socket
@@ -22,6 +23,22 @@ def envoy_binary() -> str:
     if not found:
         raise SystemExit("envoy not found: run scripts/setup or set ENVOY_BIN")
     return str(found[0])
+
+
+def bench_venv(venv: Path, requirements: Path) -> Path:
+    """The Python of a benchmark-only venv (a comparison proxy kept out of the test venv),
+    (re)installing `requirements` when they changed."""
+    python = venv / "bin/python"
+    stamp = venv / ".requirements.sha256"
+    want = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if not python.exists() or not stamp.exists() or stamp.read_text() != want:
+        print(f"bench: installing {requirements.name} into {venv}", flush=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "-r", str(requirements)], check=True)
+        stamp.write_text(want)
+    return python
 
 
 def free_port() -> int:
@@ -49,14 +66,16 @@ class EnvoyProcess:
     `filter` replaces the a2a filter by another catalog filter (config `{}`), loaded from the
     builds in `target_dir` (default <repo>/target). `mcp_backends` (name → local port) adds the
     mcp filter on /mcp, sealing sessions with `mcp_session_key` (base64 of 32 bytes) and with
-    `mcp_config` merged into its config."""
+    `mcp_config` merged into its config. `llm_providers` (name → local port) adds the llm route
+    with clusters llm_<name>, and the llm filter with `llm_config` unless the flavour is bare."""
 
     def __init__(self, flavour: str, agents: dict[str, int], workdir: Path,
                  listen_port: int | None = None, admin_port: int | None = None,
                  concurrency: int = 1, log_level: str = "warning",
                  filter: str | None = None, target_dir: Path | None = None,
                  mcp_backends: dict[str, int] | None = None, mcp_session_key: str | None = None,
-                 mcp_config: dict | None = None):
+                 mcp_config: dict | None = None, llm_providers: dict[str, int] | None = None,
+                 llm_config: dict | None = None):
         self.flavour = flavour
         self.name = f"{flavour}-{filter}" if filter else flavour
         self.target_dir = target_dir or repo_root() / "target"
@@ -78,6 +97,10 @@ class EnvoyProcess:
         if mcp_backends:
             cmd += ["--mcp-session-key", mcp_session_key or "",
                     "--mcp-config", json.dumps(mcp_config or {})]
+        for name, port in (llm_providers or {}).items():
+            cmd += ["--llm-provider", f"{name}=127.0.0.1:{port}"]
+        if llm_providers:
+            cmd += ["--llm-config", json.dumps(llm_config or {})]
         env = dict(os.environ, CARGO_TARGET_DIR=str(self.target_dir))
         self.config.write_text(
             subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
