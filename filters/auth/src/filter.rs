@@ -11,6 +11,7 @@ use jsonwebtoken::AlgorithmFamily;
 
 use crate::body;
 use crate::config::{JwksSource, Settings};
+use crate::decision_cache::{Cached, DecisionCache};
 use crate::fetch::Step;
 use crate::key_fetch::{self, Fetcher};
 use crate::keys::Lookup;
@@ -21,7 +22,7 @@ use crate::policy::{Claims, Context, Decision, ItemKind, RequestInfo};
 use crate::refresh::FetchReason;
 use crate::reply;
 use crate::shared::{Identity, Shared};
-use crate::token::TokenError;
+use crate::token::{has_whitespace, TokenError};
 use crate::validate::{parse, AuthnFailure};
 
 /// Longest a token without `exp` stays in the cache, seconds.
@@ -107,6 +108,9 @@ impl AuthzFilter {
             host.counter_add(AUTHN_TOTAL, &["ok"], 1);
             return self.admit(host, Some(identity));
         }
+        if has_whitespace(token) {
+            return self.refuse(host, AuthnFailure::Malformed);
+        }
         let parsed = match parse(token) {
             Ok(parsed) => parsed,
             Err(failure) => return self.refuse(host, failure),
@@ -132,6 +136,7 @@ impl AuthzFilter {
                 let identity = Arc::new(Identity {
                     cel: Arc::new(Claims::from_json(&verified.claims)),
                     claims: verified.claims,
+                    decisions: DecisionCache::default(),
                 });
                 self.shared.cache().insert(
                     token,
@@ -257,6 +262,18 @@ impl AuthzFilter {
         if settings.policies.is_empty() {
             return Verdict::Allowed;
         }
+        // Policies that read only the token and the request line decide the same way for the
+        // same token and line: remembered with the token.
+        let remembered = settings.inspect_body.is_none() && !settings.policies.uses_headers();
+        let identity = self.identity.clone().filter(|_| remembered);
+        if let Some(identity) = &identity {
+            if let Some(cached) = identity.decisions.get(&self.method, &self.path) {
+                for (policy, outcome) in &cached.outcomes {
+                    host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1);
+                }
+                return self.conclude(host, cached.decision.clone(), None, Context::default());
+            }
+        }
         let mut context = Context {
             jwt: self.identity.as_ref().map(|i| Arc::clone(&i.cel)),
             // The decision is the last use of method and path.
@@ -282,9 +299,36 @@ impl AuthzFilter {
                 }
             }
         }
+        let mut outcomes = Vec::new();
         let decision = settings.policies.evaluate(&context, |policy, outcome| {
-            host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1)
+            host.counter_add(DECISIONS_TOTAL, &[policy, outcome.as_str()], 1);
+            if identity.is_some() {
+                outcomes.push((policy.to_string(), outcome));
+            }
         });
+        if let Some(identity) = &identity {
+            let cached = Cached {
+                decision: decision.clone(),
+                outcomes,
+            };
+            let request = &context.request;
+            identity
+                .decisions
+                .insert(&request.method, &request.path, cached);
+        }
+        self.conclude(host, decision, mcp_request_id, context)
+    }
+
+    /// Acts on a decision: the request flows (an MCP listing to be trimmed is remembered with
+    /// its `context`), or is answered as denied.
+    fn conclude(
+        &mut self,
+        host: &mut dyn Host,
+        decision: Decision,
+        mcp_request_id: Option<serde_json::Value>,
+        context: Context,
+    ) -> Verdict {
+        let settings = Arc::clone(&self.settings);
         match decision {
             Decision::Allow => {
                 if let Some(kind) = listed_kind(&context.mcp.method) {

@@ -215,6 +215,13 @@ fn refused_tokens_get_invalid_token_with_the_reason_counted() {
             "bad_signature",
         ),
         ("not-a-jwt".to_string(), "malformed"),
+        (
+            format!(
+                "{} x",
+                signed("rsa-a", Algorithm::RS256, Some("a"), &claims())
+            ),
+            "malformed",
+        ),
     ];
     for (token, reason) in cases {
         let (_, host, action) = gateway.request("/mcp", Some(&format!("Bearer {token}")));

@@ -42,6 +42,7 @@ use ai_gateway_core::{
 mod background;
 pub mod body;
 mod config;
+mod decision_cache;
 pub mod discovery;
 mod fetch;
 mod filter;

@@ -18,6 +18,8 @@ pub struct Identity {
     pub claims: serde_json::Value,
     /// The claims as CEL sees them, converted once.
     pub cel: Arc<crate::policy::Claims>,
+    /// Decisions already made for this token (routes whose policies read no headers or body).
+    pub decisions: crate::decision_cache::DecisionCache,
 }
 
 /// The mutable state behind a config.
