@@ -95,12 +95,15 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[
 
 
 def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args, script: Path | None,
-                   requests: dict[str, tuple[str, Path | None]] | None = None
+                   requests: dict[str, tuple[str, Path | None]] | None = None,
+                   helper_pids: tuple[int, ...] = ()
                    ) -> dict[str, list[tuple[float, float, float]]]:
     """Warms every Envoy up, then runs wrk on each in interleaved rounds (so drift in machine load
-    hits all alike); per name, (rps, p99 ms, Envoy CPU us per request) of each round. Each name
-    sends `path` with the wrk `script`, unless `requests` gives it its own (path, script). An
-    "Envoy" may be any process object with `proc` and `url(path)` (e.g. another proxy)."""
+    hits all alike); per name, (rps, p99 ms, CPU us per request) of each round: Envoy's CPU plus
+    that of `helper_pids` (processes every request also costs, e.g. an ext_proc server shared by
+    all rows, whose CPU during a row's run is that row's). Each name sends `path` with the wrk
+    `script`, unless `requests` gives it its own (path, script). An "Envoy" may be any process
+    object with `proc` and `url(path)` (e.g. another proxy)."""
     chosen = {name: (requests or {}).get(name, (path, script)) for name in envoys}
     runs = {name: (envoy.url(chosen[name][0]), chosen[name][1]) for name, envoy in envoys.items()}
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in envoys}
@@ -110,9 +113,10 @@ def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args, script: Pat
     for rnd in range(args.rounds):
         for name, envoy in envoys.items():
             url, wrk_script = runs[name]
-            cpu_before = cpu_seconds(envoy.proc.pid)
+            pids = (envoy.proc.pid, *helper_pids)
+            cpu_before = sum(map(cpu_seconds, pids))
             rps, p99 = wrk(url, args.seconds, args.connections, wrk_script)
-            cpu_us = (cpu_seconds(envoy.proc.pid) - cpu_before) / (rps * args.seconds) * 1e6
+            cpu_us = (sum(map(cpu_seconds, pids)) - cpu_before) / (rps * args.seconds) * 1e6
             results[name].append((rps, p99, cpu_us))
             print(f"round {rnd + 1} {name:{width}} {rps:8.0f} rps  p99 {p99:6.2f} ms  "
                   f"{cpu_us:5.1f} us CPU/request", flush=True)
@@ -121,13 +125,14 @@ def measure_rounds(envoys: dict[str, EnvoyProcess], path: str, args, script: Pat
 
 def report(results: dict[str, list[tuple[float, float, float]]], targets: dict[str, float]) -> None:
     """Prints the per-name medians, their ratios to `bare` and the `targets` (rps ratios) met or
-    missed."""
+    missed. The CPU ratio (bare's CPU per request over the row's) is the throughput ratio a
+    CPU-bound machine would show, steadier than the rps ratio when load varies."""
     width = max(12, *map(len, results))
     print(f"{'flavour':{width}} {'rps':>8} {'p99 ms':>7} {'CPU us/req':>10} "
-          f"{'rps ratio':>9} {'p99 ratio':>9}  target")
+          f"{'rps ratio':>9} {'p99 ratio':>9} {'CPU ratio':>9}  target")
     median = {name: [statistics.median(run[i] for run in runs) for i in range(3)]
               for name, runs in results.items()}
-    bare_rps, bare_p99, _ = median["bare"]
+    bare_rps, bare_p99, bare_cpu = median["bare"]
     missed = []
     for name, (rps, p99, cpu_us) in median.items():
         ratio = rps / bare_rps
@@ -139,7 +144,7 @@ def report(results: dict[str, list[tuple[float, float, float]]], targets: dict[s
             if not ok:
                 missed.append(name)
         print(f"{name:{width}} {rps:8.0f} {p99:7.2f} {cpu_us:10.1f} {ratio:8.3f}x "
-              f"{p99 / bare_p99:8.3f}x  {verdict}")
+              f"{p99 / bare_p99:8.3f}x {bare_cpu / cpu_us:8.3f}x  {verdict}")
     if missed:
         print(f"\ntargets missed: {', '.join(missed)}")
 
