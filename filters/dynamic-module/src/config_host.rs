@@ -8,9 +8,9 @@ use ai_gateway_core::{
     BackgroundHost, CalloutId, CalloutRequest, HostError, LogLevel, MetricId, MetricKind,
 };
 
-use crate::abi::{self, HttpFilterConfigEnvoyPtr, ModuleBuffer};
+use crate::abi::{self, HttpFilterConfigEnvoyPtr};
 use crate::envoy_log;
-use crate::host::{init_result, module_headers};
+use crate::host::start_callout;
 use crate::metrics::Metrics;
 
 /// A config as its background work sees it.
@@ -28,22 +28,18 @@ impl<'a> ConfigHost<'a> {
 
 impl BackgroundHost for ConfigHost<'_> {
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
-        let mut headers = module_headers(&request.headers);
-        let mut id = 0u64;
-        // SAFETY: `envoy` is valid for the current config-level hook (main thread); every
-        // buffer outlives the call.
-        let code = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_config_http_callout(
-                self.envoy,
-                &mut id,
-                ModuleBuffer::from_text(&request.cluster),
-                headers.as_mut_ptr(),
-                headers.len(),
-                ModuleBuffer::from_bytes(&request.body),
-                request.timeout_ms,
-            )
-        };
-        init_result(code, &request.cluster).map(|()| CalloutId(id))
+        let envoy = self.envoy;
+        // SAFETY: `envoy` is valid for the current config-level hook (main thread);
+        // `start_callout`'s buffers outlive the call.
+        start_callout(
+            &request,
+            |id, cluster, headers, count, body, timeout| unsafe {
+                abi::envoy_dynamic_module_callback_http_filter_config_http_callout(
+                    envoy, id, cluster, headers, count, body, timeout,
+                )
+            },
+        )
+        .map(CalloutId)
     }
 
     fn counter_add(&mut self, metric: MetricId, tags: &[&str], delta: u64) {

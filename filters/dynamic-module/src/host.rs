@@ -117,15 +117,42 @@ fn body_types(dir: Direction) -> (HttpBodyType, HttpBodyType) {
 }
 
 /// A filter's headers as the module-owned entries Envoy reads during one call.
-pub(crate) fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
+fn module_headers(headers: &[(String, String)]) -> Vec<abi::ModuleHttpHeader> {
     headers
         .iter()
         .map(|(k, v)| abi::ModuleHttpHeader::new(k, v))
         .collect()
 }
 
+/// Starts `request` with `start`, one of Envoy's callout-starting callbacks (stream- or
+/// config-level, bound to its owner), given the id slot, cluster, headers, body and timeout;
+/// returns the callout's id.
+pub(crate) fn start_callout(
+    request: &CalloutRequest,
+    start: impl FnOnce(
+        *mut u64,
+        ModuleBuffer,
+        *mut abi::ModuleHttpHeader,
+        usize,
+        ModuleBuffer,
+        u64,
+    ) -> abi::CalloutInitResult,
+) -> Result<u64, HostError> {
+    let mut headers = module_headers(&request.headers);
+    let mut id = 0u64;
+    let code = start(
+        &mut id,
+        ModuleBuffer::from_text(&request.cluster),
+        headers.as_mut_ptr(),
+        headers.len(),
+        ModuleBuffer::from_bytes(&request.body),
+        request.timeout_ms,
+    );
+    init_result(code, &request.cluster).map(|()| id)
+}
+
 /// Envoy's answer to starting a callout, as the host's error.
-pub(crate) fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
+fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
     match code {
         abi::CALLOUT_INIT_SUCCESS => Ok(()),
         abi::CALLOUT_INIT_MISSING_REQUIRED_HEADERS => Err(HostError::CalloutRefused(
@@ -330,40 +357,31 @@ impl Host for EnvoyHost<'_> {
     }
 
     fn http_callout(&mut self, request: CalloutRequest) -> Result<CalloutId, HostError> {
-        let mut headers = module_headers(&request.headers);
-        let mut id = 0u64;
-        // SAFETY: `envoy` is valid for the current hook; every buffer outlives the call.
-        let code = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_http_callout(
-                self.envoy,
-                &mut id,
-                ModuleBuffer::from_text(&request.cluster),
-                headers.as_mut_ptr(),
-                headers.len(),
-                ModuleBuffer::from_bytes(&request.body),
-                request.timeout_ms,
-            )
-        };
-        init_result(code, &request.cluster).map(|()| CalloutId(id))
+        let envoy = self.envoy;
+        // SAFETY: `envoy` is valid for the current hook; `start_callout`'s buffers outlive the call.
+        start_callout(
+            &request,
+            |id, cluster, headers, count, body, timeout| unsafe {
+                abi::envoy_dynamic_module_callback_http_filter_http_callout(
+                    envoy, id, cluster, headers, count, body, timeout,
+                )
+            },
+        )
+        .map(CalloutId)
     }
 
     fn start_stream(&mut self, request: CalloutRequest) -> Result<StreamId, HostError> {
-        let mut headers = module_headers(&request.headers);
-        let mut id = 0u64;
-        // SAFETY: `envoy` is valid for the current hook; every buffer outlives the call.
-        let code = unsafe {
-            abi::envoy_dynamic_module_callback_http_filter_start_http_stream(
-                self.envoy,
-                &mut id,
-                ModuleBuffer::from_text(&request.cluster),
-                headers.as_mut_ptr(),
-                headers.len(),
-                ModuleBuffer::from_bytes(&request.body),
-                true,
-                request.timeout_ms,
-            )
-        };
-        init_result(code, &request.cluster).map(|()| StreamId(id))
+        let envoy = self.envoy;
+        // SAFETY: as in `http_callout`; the request ends with its body.
+        start_callout(
+            &request,
+            |id, cluster, headers, count, body, timeout| unsafe {
+                abi::envoy_dynamic_module_callback_http_filter_start_http_stream(
+                    envoy, id, cluster, headers, count, body, true, timeout,
+                )
+            },
+        )
+        .map(StreamId)
     }
 
     fn send_response_headers(
