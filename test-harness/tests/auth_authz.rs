@@ -352,10 +352,11 @@ async fn rotated_key_is_accepted_after_an_unknown_kid_refetch(flavour: Flavour) 
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let answer = gw.get_with(&rotated.sign(&claims(json!({})))).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(
-        gw.idp.jwks_requests(),
-        fetched + 1,
-        "one refetch for the unknown kid"
+    // Exactly one refetch, by the worker that served the request (in Wasm another VM's
+    // background fetch may land in between, so the server's count is only a lower bound).
+    assert!(
+        gw.idp.jwks_requests() > fetched,
+        "a refetch for the unknown kid"
     );
     assert_eq!(gw.fetches("ok", "unknown_kid", 1.0).await, 1.0);
 
@@ -365,9 +366,10 @@ async fn rotated_key_is_accepted_after_an_unknown_kid_refetch(flavour: Flavour) 
     assert_eq!(answer.status, 401);
     let answer = gw.get_with(&stranger.sign(&claims(json!({})))).await;
     assert_eq!(answer.status, 401);
+    let refetches = gw.fetches("ok", "unknown_kid", 1.0).await;
     assert!(
-        gw.idp.jwks_requests() <= fetched + 2,
-        "unknown kids are rate limited"
+        refetches <= 2.0,
+        "unknown kids are rate limited: {refetches}"
     );
     assert_eq!(gw.authn("unknown_kid", 2.0).await, 2.0);
 }
@@ -513,9 +515,13 @@ async fn oidc_discovery_finds_the_jwks(flavour: Flavour) {
     let answer = gw.get_with(&gw.key.sign(&claims(json!({})))).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(gw.fetched_initially(flavour).await);
-    // One discovery per fetching config (one in dynmod, one per VM in Wasm), then the keys.
-    assert!(gw.idp.discovery_requests() >= 1);
-    assert_eq!(gw.idp.discovery_requests(), gw.idp.jwks_requests());
+    // Discovery, then the keys, per fetching config (one in dynmod, one per VM in Wasm, where
+    // another VM's keys fetch may still be under way).
+    let (discoveries, keys) = (gw.idp.discovery_requests(), gw.idp.jwks_requests());
+    assert!(
+        discoveries >= 1 && keys >= 1 && keys <= discoveries,
+        "{discoveries} {keys}"
+    );
 }
 
 async fn cel_rule_over_the_a2a_method_in_the_body(flavour: Flavour) {
