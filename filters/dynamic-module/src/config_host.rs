@@ -2,7 +2,6 @@
 //! tick event and the config-level callouts it starts).
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ai_gateway_core::{
     BackgroundHost, CalloutId, CalloutRequest, HostError, LogLevel, MetricId, MetricKind,
@@ -10,7 +9,7 @@ use ai_gateway_core::{
 
 use crate::abi::{self, HttpFilterConfigEnvoyPtr};
 use crate::envoy_log;
-use crate::host::start_callout;
+use crate::host::{self, start_callout};
 use crate::metrics::Metrics;
 
 /// A config as its background work sees it.
@@ -48,9 +47,7 @@ impl BackgroundHost for ConfigHost<'_> {
     }
 
     fn unix_seconds(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs())
+        host::unix_seconds()
     }
 
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {

@@ -151,6 +151,13 @@ pub(crate) fn start_callout(
     init_result(code, &request.cluster).map(|()| id)
 }
 
+/// Wall-clock seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
 /// Envoy's answer to starting a callout, as the host's error.
 fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostError> {
     match code {
@@ -505,10 +512,7 @@ impl Host for EnvoyHost<'_> {
     }
 
     fn unix_seconds(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        unix_seconds()
     }
 
     fn unix_millis(&self) -> u64 {

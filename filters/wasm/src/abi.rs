@@ -182,6 +182,11 @@ pub(crate) fn wall_clock_nanos() -> HostResult<u64> {
     Ok(nanos)
 }
 
+/// Wall-clock seconds since the Unix epoch (0 if the host cannot tell).
+pub(crate) fn unix_seconds() -> u64 {
+    wall_clock_nanos().map_or(0, |nanos| nanos / 1_000_000_000)
+}
+
 /// Envoy's monotonic clock through WASI `clock_time_get(CLOCK_MONOTONIC)`.
 pub(crate) fn monotonic_nanos() -> HostResult<u64> {
     let mut nanos = 0u64;

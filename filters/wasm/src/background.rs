@@ -56,9 +56,7 @@ impl BackgroundHost for RootHost<'_> {
     }
 
     fn unix_seconds(&self) -> u64 {
-        abi::wall_clock_nanos()
-            .map(|n| n / 1_000_000_000)
-            .unwrap_or(0)
+        abi::unix_seconds()
     }
 
     fn log(&self, level: LogLevel, message: fmt::Arguments<'_>) {

@@ -203,9 +203,7 @@ impl Host for WasmHost<'_> {
     }
 
     fn unix_seconds(&self) -> u64 {
-        abi::wall_clock_nanos()
-            .map(|n| n / 1_000_000_000)
-            .unwrap_or(0)
+        abi::unix_seconds()
     }
 
     fn unix_millis(&self) -> u64 {

@@ -189,15 +189,7 @@ const METRIC_WAIT: Duration = Duration::from_secs(5);
 /// Polls series `name{labels}` until it equals `want` or time runs out; returns the last value
 /// (0 when the series does not exist).
 pub async fn metric(envoy: &Envoy, name: &str, labels: &[(&str, &str)], want: f64) -> f64 {
-    let deadline = tokio::time::Instant::now() + METRIC_WAIT;
-    loop {
-        let prometheus = envoy.prometheus().await.expect("admin answers");
-        let got = prometheus.value(name, labels).unwrap_or(0.0);
-        if got == want || tokio::time::Instant::now() > deadline {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_metric(envoy, name, labels, |got| got == want).await
 }
 
 /// Polls series `name{labels}` until it reaches at least `least` or time runs out; returns the
@@ -208,11 +200,21 @@ pub async fn metric_at_least(
     labels: &[(&str, &str)],
     least: f64,
 ) -> f64 {
+    poll_metric(envoy, name, labels, |got| got >= least).await
+}
+
+/// Polls series `name{labels}` until `done` holds for its value or time runs out.
+async fn poll_metric(
+    envoy: &Envoy,
+    name: &str,
+    labels: &[(&str, &str)],
+    done: impl Fn(f64) -> bool,
+) -> f64 {
     let deadline = tokio::time::Instant::now() + METRIC_WAIT;
     loop {
         let prometheus = envoy.prometheus().await.expect("admin answers");
         let got = prometheus.value(name, labels).unwrap_or(0.0);
-        if got >= least || tokio::time::Instant::now() > deadline {
+        if done(got) || tokio::time::Instant::now() > deadline {
             return got;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
