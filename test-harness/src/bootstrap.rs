@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
+use crate::cors;
 use crate::error::HarnessError;
 use crate::flavour::Flavour;
 use crate::paths::{self, Artifacts};
@@ -194,6 +195,8 @@ pub struct Bootstrap {
     pub llm_ratelimit: Option<SocketAddr>,
     /// HTTPS upstreams (clusters only: filters reach them by callout or `cluster_header`).
     pub tls_clusters: Vec<TlsClusterRoute>,
+    /// Browser origins Envoy's CORS filter allows (none: no CORS filter; envoy/filter-cors.yaml).
+    pub cors_origins: Vec<String>,
 }
 
 /// The cluster of [`Bootstrap::llm_ratelimit`]'s service.
@@ -217,6 +220,7 @@ impl Bootstrap {
             llm_access_log: None,
             llm_ratelimit: None,
             tls_clusters: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 
@@ -275,6 +279,12 @@ impl Bootstrap {
         self
     }
 
+    /// Puts Envoy's CORS filter first in the chain and allows browser `origin` on every route.
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.cors_origins.push(origin.to_string());
+        self
+    }
+
     /// Adds an HTTPS upstream cluster.
     pub fn tls_cluster(mut self, cluster: TlsClusterRoute) -> Self {
         self.tls_clusters.push(cluster);
@@ -298,7 +308,8 @@ impl Bootstrap {
             .set("ROUTES", self.routes()?)
             .set("HTTP_FILTERS", self.http_filters()?)
             .set("CLUSTERS", self.clusters()?)
-            .set("ACCESS_LOG", self.access_log()?);
+            .set("ACCESS_LOG", self.access_log()?)
+            .set("VIRTUAL_HOST_EXTRAS", cors::policy(&self.cors_origins)?);
         render_file("bootstrap.yaml", &values)
     }
 
@@ -390,7 +401,7 @@ impl Bootstrap {
     }
 
     fn http_filters(&self) -> Result<String, HarnessError> {
-        let mut out = String::new();
+        let mut out = cors::filter(&self.cors_origins)?;
         for metadata in &self.preset_metadata {
             let values = Values::new()
                 .set("NAMESPACE", yaml_string(&metadata.namespace))
@@ -448,7 +459,7 @@ fn read_template(name: &str) -> Result<String, HarnessError> {
         .map_err(|e| HarnessError::io(format!("reading {}", path.display()), e))
 }
 
-fn render_file(name: &str, values: &Values) -> Result<String, HarnessError> {
+pub(crate) fn render_file(name: &str, values: &Values) -> Result<String, HarnessError> {
     render(name, &read_template(name)?, values)
 }
 

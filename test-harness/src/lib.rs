@@ -4,6 +4,7 @@
 pub mod auth;
 mod bootstrap;
 mod child;
+mod cors;
 mod envoy;
 mod error;
 mod fake_upstream;

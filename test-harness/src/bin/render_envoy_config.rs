@@ -38,6 +38,9 @@ options:
                        without a \"cluster\" gets llm_NAME, e.g.
                        '{\"providers\":{\"claude\":{\"kind\":\"anthropic\",\"apiKey\":\"sk-ant-...\"}},
                          \"defaultProvider\":\"claude\"}'
+  --cors-origin ORIGIN Envoy's CORS filter first in the chain, allowing this browser origin on
+                       every route (repeatable), e.g. http://localhost:6274 for the MCP Inspector's
+                       web UI; the mcp filter must trust it too (allowedOrigins in --mcp-config)
   --filter NAME        load this filter (config {}) instead of a2a, e.g. `empty` for
                        scripts/bench's floor (a diagnostic filter: only in scripts/build's
                        diagnostics build, CARGO_TARGET_DIR=<repo>/target/diagnostics)
@@ -77,6 +80,7 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut mcp_extra = Value::Object(Default::default());
     let mut llm_providers = Vec::new();
     let mut llm_config: Option<Value> = None;
+    let mut cors_origins = Vec::new();
 
     let mut iter = args.iter();
     while let Some(flag) = iter.next() {
@@ -130,6 +134,7 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
                         .map_err(|e| HarnessError::Usage(format!("--llm-config: {e}")))?,
                 );
             }
+            "--cors-origin" => cors_origins.push(value()?.clone()),
             "--filter" => filter = Some(value()?.clone()),
             other => return Err(HarnessError::Usage(format!("unknown argument {other}"))),
         }
@@ -139,6 +144,7 @@ fn parse(args: &[String]) -> Result<Bootstrap, HarnessError> {
     let mut bootstrap = Bootstrap::new(flavour);
     bootstrap.listener = listen;
     bootstrap.admin = admin;
+    bootstrap.cors_origins = cors_origins;
     if let Some(name) = &filter {
         bootstrap = bootstrap.filter(name, Value::Object(Default::default()));
     } else if !agents.is_empty() {
