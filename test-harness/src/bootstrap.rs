@@ -333,6 +333,7 @@ impl Bootstrap {
     fn routes(&self) -> Result<String, HarnessError> {
         let mut out = String::new();
         if !self.mcp_backends.is_empty() {
+            out.push_str(&cors::routes(&self.cors_origins, MCP_ENDPOINT_PATH)?);
             let values = Values::new().set("PATH", MCP_ENDPOINT_PATH);
             out.push_str(&render_file("route-mcp.yaml", &values)?);
         }

@@ -1,5 +1,6 @@
 //! Envoy's CORS filter for browser clients of the gateway: the filter entry (envoy/filter-cors.yaml)
-//! first in the chain, and its policy (envoy/filter-cors-policy.yaml) on the virtual host.
+//! first in the chain, its policy (envoy/filter-cors-policy.yaml) on the virtual host, and the
+//! forwarding routes it needs for the MCP endpoint (envoy/filter-cors-routes.yaml).
 
 use serde_json::Value;
 
@@ -13,6 +14,17 @@ pub(crate) fn filter(origins: &[String]) -> Result<String, HarnessError> {
         return Ok(String::new());
     }
     render_file("filter-cors.yaml", &Values::new())
+}
+
+/// The routes that let the CORS filter act on the MCP endpoint, when any origin is allowed.
+pub(crate) fn routes(origins: &[String], mcp_path: &str) -> Result<String, HarnessError> {
+    if origins.is_empty() {
+        return Ok(String::new());
+    }
+    render_file(
+        "filter-cors-routes.yaml",
+        &Values::new().set("PATH", mcp_path),
+    )
 }
 
 /// The virtual host's CORS policy allowing exactly `origins`; nothing when there are none.
@@ -32,11 +44,12 @@ pub(crate) fn policy(origins: &[String]) -> Result<String, HarnessError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Bootstrap, Flavour};
+    use crate::{Bootstrap, Flavour, McpBackendRoute};
 
     #[test]
     fn allowed_origins_put_the_cors_filter_first_and_the_policy_on_the_virtual_host() {
         let yaml = Bootstrap::new(Some(Flavour::DynamicModule))
+            .mcp_backend(McpBackendRoute::new("a", "127.0.0.1:8101".parse().unwrap()))
             .filter("mcp", serde_json::json!({}))
             .cors_origin("http://127.0.0.1:8080")
             .render()
@@ -50,6 +63,12 @@ mod tests {
             "{yaml}"
         );
         assert!(yaml.contains("mcp-session-id"), "{yaml}");
+        // The MCP endpoint forwards (the CORS filter ignores direct_response routes).
+        let endpoint = yaml.find(r#"- match: { path: "/mcp" }"#).unwrap();
+        assert!(
+            yaml[endpoint..].starts_with("- match: { path: \"/mcp\" }\n                route:"),
+            "{yaml}"
+        );
         assert!(!yaml.contains("{{"), "{yaml}");
     }
 
