@@ -31,7 +31,17 @@ pub struct Envoy {
 impl Envoy {
     /// Starts Envoy with `bootstrap` and waits until it serves traffic.
     pub async fn start(bootstrap: &Bootstrap) -> Result<Envoy, HarnessError> {
-        let mut child = Self::spawn(bootstrap)?;
+        Self::start_with_config(bootstrap, bootstrap.render()?).await
+    }
+
+    /// Starts Envoy with `config` (a complete bootstrap, YAML or JSON) instead of `bootstrap`'s
+    /// rendering; `bootstrap` still chooses the flavour's artifacts and the worker count. For
+    /// configs assembled elsewhere, e.g. from Istio manifests (tests/istio_manifests.rs).
+    pub async fn start_with_config(
+        bootstrap: &Bootstrap,
+        config: String,
+    ) -> Result<Envoy, HarnessError> {
+        let mut child = Self::spawn(bootstrap, config)?;
         let http = reqwest::Client::new();
         let admin = wait_for_admin(&mut child).await?;
         let listener = wait_for_listener(&mut child, &http, admin).await?;
@@ -55,7 +65,7 @@ impl Envoy {
 
     /// Starts Envoy with a bootstrap it is expected to refuse; returns its output once it exited.
     pub async fn expect_refusal(bootstrap: &Bootstrap) -> Result<String, HarnessError> {
-        let mut child = Self::spawn(bootstrap)?;
+        let mut child = Self::spawn(bootstrap, bootstrap.render()?)?;
         let status = child.wait_exit(READY_TIMEOUT).await?;
         if status.success() {
             return Err(HarnessError::Usage(format!(
@@ -66,13 +76,13 @@ impl Envoy {
         Ok(child.log())
     }
 
-    fn spawn(bootstrap: &Bootstrap) -> Result<OwnedChild, HarnessError> {
+    fn spawn(bootstrap: &Bootstrap, config: String) -> Result<OwnedChild, HarnessError> {
         let workdir = tempfile::Builder::new()
             .prefix("envoy-")
             .tempdir()
             .map_err(|e| HarnessError::io("creating Envoy's work dir", e))?;
         let config_path = workdir.path().join("envoy.yaml");
-        std::fs::write(&config_path, bootstrap.render()?)
+        std::fs::write(&config_path, config)
             .map_err(|e| HarnessError::io(format!("writing {}", config_path.display()), e))?;
 
         let mut command = Command::new(paths::envoy_binary()?);

@@ -1,0 +1,436 @@
+//! The Istio manifests in `envoy/istio/` cannot rot: for each flavour, the Envoy config they
+//! carry (WasmPlugins as Istio translates them, or the dynamic module's EnvoyFilter patches; the
+//! route patches and VirtualService; the stats matcher annotation and the bootstrap override) is
+//! placed into a gateway bootstrap the way Istio would patch it (tests/istio_translation), real
+//! Envoy 1.40 loads it, and every filter serves a request: authz answers its metadata document
+//! and refuses a request without a token, mcp lists a real MCP server's tools, a2a rewrites an
+//! agent card, llm translates an OpenAI chat completion for Anthropic. The metrics then show
+//! under the same Prometheus names and labels as in the shipped bootstraps, and the stats Istio
+//! would drop stay dropped. No Kubernetes here: the clusters Istio would generate for the
+//! manifests' Services (`outbound|<port>||<host>`) point at local fakes.
+
+mod istio_translation;
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ai_gateway_test_harness::auth::TestKey;
+use ai_gateway_test_harness::{
+    paths, Artifacts, Bootstrap, Envoy, FakeUpstream, Flavour, LlmFake, McpServerMode,
+    PythonServer, Reply, DYNAMIC_MODULES_SEARCH_PATH,
+};
+use serde_json::{json, Value};
+
+use istio_translation::{
+    apply_envoy_filter, merge_bootstrap, outbound_clusters, stats_matcher, virtual_service_routes,
+    Manifests,
+};
+use support::{http, mcp_post};
+
+per_flavour!(the_manifests_load_in_envoy_and_every_filter_serves);
+
+/// What the manifests' filter configs expect (wasm-plugins.yaml, dynamic-module-filters.yaml).
+const ISSUER: &str = "https://idp.example.com";
+const AUDIENCE: &str = "https://ai.example.com";
+const ANTHROPIC_KEY: &str = "sk-ant-replace-me";
+
+/// The fakes behind the clusters Istio would generate for the manifests' hosts.
+struct Upstreams {
+    idp: FakeUpstream,
+    mcp: PythonServer,
+    agent: FakeUpstream,
+    anthropic: LlmFake,
+    key: TestKey,
+}
+
+impl Upstreams {
+    async fn start() -> Upstreams {
+        let key = TestKey::rsa("istio-test").expect("an RSA key");
+        let jwks = json!({ "keys": [key.jwk()] }).to_string();
+        Upstreams {
+            idp: FakeUpstream::fixed(200, Some("application/json"), jwks)
+                .await
+                .expect("the IdP fake starts"),
+            mcp: PythonServer::mcp_server(McpServerMode::Stateless, 0)
+                .await
+                .expect("the MCP server starts"),
+            agent: FakeUpstream::start(|_| Reply::json(support::v1_card().to_string()))
+                .await
+                .expect("the agent fake starts"),
+            anthropic: LlmFake::anthropic(ANTHROPIC_KEY)
+                .await
+                .expect("the Anthropic fake starts"),
+            key,
+        }
+    }
+
+    /// The STATIC cluster standing in for Istio's outbound cluster `name`.
+    fn cluster(&self, name: &str) -> Value {
+        let addr = match name {
+            "outbound|443||idp.example.com" => self.idp.addr(),
+            "outbound|8000||docs-mcp.ai-gateway.svc.cluster.local" => self.mcp.addr(),
+            "outbound|9999||demo-agent.ai-gateway.svc.cluster.local" => self.agent.addr(),
+            "outbound|443||api.anthropic.com" => self.anthropic.addr(),
+            other => panic!("the manifests use cluster {other}, which this test does not provide"),
+        };
+        json!({
+            "name": name,
+            "type": "STATIC",
+            "connect_timeout": "2s",
+            "load_assignment": {
+                "cluster_name": name,
+                "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": { "socket_address": {
+                    "address": addr.ip().to_string(), "port_value": addr.port() } } } }] }]
+            }
+        })
+    }
+
+    fn token(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        self.key.sign(&json!({
+            "iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 600
+        }))
+    }
+}
+
+/// An Istio gateway's listener on port 8080 before any patch: a route table whose requests
+/// match nothing get 404 (Istio's gateway answers so for unknown routes) and the router.
+fn gateway_bootstrap() -> Value {
+    json!({
+        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } },
+        "stats_flush_on_admin": true,
+        "layered_runtime": { "layers": [
+            { "name": "global config", "static_layer": {} },
+            { "name": "admin", "admin_layer": {} }
+        ] },
+        "static_resources": {
+            "listeners": [{
+                "name": "gateway",
+                "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } },
+                "filter_chains": [{ "filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "outbound_0.0.0.0_8080",
+                        "route_config": { "name": "http.8080", "virtual_hosts": [{
+                            "name": "*:8080",
+                            "domains": ["*"],
+                            "routes": [{
+                                "name": "no-route",
+                                "match": { "prefix": "/" },
+                                "direct_response": { "status": 404 }
+                            }]
+                        }] },
+                        "http_filters": [{
+                            "name": "envoy.filters.http.router",
+                            "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" }
+                        }]
+                    }
+                }] }]
+            }],
+            "clusters": []
+        }
+    })
+}
+
+/// The gateway Deployment's `istio-proxy` container and pod annotations.
+fn gateway_pod(manifests: &Manifests) -> (&Value, &Value) {
+    let template = &manifests.named("Deployment", "ai-gateway")["spec"]["template"];
+    let proxy = template["spec"]["containers"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "istio-proxy"))
+        .expect("the Deployment customizes the istio-proxy container");
+    (proxy, &template["metadata"]["annotations"])
+}
+
+/// Where the proxy container mounts the filters' volume; the dynamic-module search path and the
+/// Wasm file must point there.
+fn filters_mount(proxy: &Value) -> String {
+    let search_path = proxy["env"]
+        .as_array()
+        .and_then(|env| {
+            env.iter()
+                .find(|e| e["name"] == DYNAMIC_MODULES_SEARCH_PATH)
+        })
+        .and_then(|e| e["value"].as_str())
+        .expect("istio-proxy sets ENVOY_DYNAMIC_MODULES_SEARCH_PATH");
+    let mounted = proxy["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["mountPath"] == search_path);
+    assert!(
+        mounted,
+        "the search path {search_path} is a volume mount of istio-proxy"
+    );
+    search_path.to_string()
+}
+
+/// The bootstrap Istio would give the gateway pod for `flavour`, with `upstreams` behind its
+/// outbound clusters.
+fn istio_bootstrap(manifests: &Manifests, flavour: Flavour, upstreams: &Upstreams) -> Value {
+    let mut bootstrap = gateway_bootstrap();
+    let hcm = &mut bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"];
+    let (proxy, annotations) = gateway_pod(manifests);
+    let mount = filters_mount(proxy);
+    match flavour {
+        Flavour::Wasm => {
+            apply_envoy_filter(
+                manifests.named("EnvoyFilter", "ai-gateway-wasm-filters"),
+                hcm,
+            );
+            // The pod's file is the one the init container copies into the volume; here, the build.
+            let wasm = paths::wasm_plugin(Artifacts::Release).expect("scripts/build ran");
+            for filter in hcm["http_filters"].as_array_mut().expect("http_filters") {
+                let local = "/typed_config/config/vm_config/code/local/filename";
+                if let Some(file) = filter.pointer_mut(local) {
+                    assert_eq!(*file, format!("{mount}/ai_gateway_wasm.wasm"));
+                    *file = json!(wasm.display().to_string());
+                }
+            }
+        }
+        Flavour::DynamicModule => {
+            apply_envoy_filter(manifests.named("EnvoyFilter", "ai-gateway-filters"), hcm);
+        }
+    }
+    apply_envoy_filter(manifests.named("EnvoyFilter", "ai-gateway-routes"), hcm);
+    let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+        .as_array_mut()
+        .expect("routes");
+    let catch_all = routes.pop().expect("the 404 route");
+    routes.extend(virtual_service_routes(
+        manifests.named("VirtualService", "ai-gateway-a2a"),
+    ));
+    routes.push(catch_all);
+
+    let proxy_config = annotations["proxy.istio.io/config"]
+        .as_str()
+        .expect("a proxy.istio.io/config annotation");
+    bootstrap["stats_config"] = json!({ "stats_matcher": stats_matcher(proxy_config) });
+    let override_name = annotations["sidecar.istio.io/bootstrapOverride"]
+        .as_str()
+        .expect("a bootstrapOverride annotation");
+    let config_map = manifests.named("ConfigMap", override_name);
+    let overlay: Value = serde_json::from_str(
+        config_map["data"]["custom_bootstrap.json"]
+            .as_str()
+            .expect("custom_bootstrap.json"),
+    )
+    .expect("custom_bootstrap.json is JSON");
+    merge_bootstrap(&mut bootstrap, &overlay);
+
+    let clusters: Vec<Value> = outbound_clusters(&bootstrap)
+        .iter()
+        .map(|name| upstreams.cluster(name))
+        .collect();
+    bootstrap["static_resources"]["clusters"] = Value::Array(clusters);
+    bootstrap
+}
+
+async fn the_manifests_load_in_envoy_and_every_filter_serves(flavour: Flavour) {
+    let manifests = Manifests::load();
+    let upstreams = Upstreams::start().await;
+    let config = istio_bootstrap(&manifests, flavour, &upstreams);
+    let envoy = Envoy::start_with_config(&Bootstrap::new(Some(flavour)), config.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("Envoy loads the Istio manifests' config: {e}\n{config:#}"));
+    let gateway = envoy.gateway_url();
+    let bearer = format!("Bearer {}", upstreams.token());
+
+    // authz: the RFC 9728 document, and a 401 pointing at it without a token.
+    let metadata = http()
+        .get(format!(
+            "{gateway}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(metadata.status(), 200);
+    let document: Value = metadata.json().await.expect("a JSON document");
+    assert_eq!(document["resource"], "https://ai.example.com/mcp");
+    let (status, headers, _) = mcp_post(&format!("{gateway}/mcp"), &[], initialize()).await;
+    assert_eq!(status, 401, "{}", envoy.log());
+    assert!(headers["www-authenticate"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("resource_metadata="));
+
+    // mcp: initialize and tools/list over the real MCP server, names prefixed with `docs_`.
+    let auth = [("authorization", bearer.as_str())];
+    let (status, headers, body) = mcp_post(&format!("{gateway}/mcp"), &auth, initialize()).await;
+    assert_eq!(status, 200, "{body}\n{}", envoy.log());
+    let session = headers["mcp-session-id"]
+        .to_str()
+        .expect("a session id")
+        .to_string();
+    let in_session = [
+        ("authorization", bearer.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
+    let (status, _, body) = mcp_post(&format!("{gateway}/mcp"), &in_session, list).await;
+    assert_eq!(status, 200, "{body}");
+    let tools = body["result"]["tools"].as_array().expect("a tool list");
+    assert!(!tools.is_empty(), "{body}");
+    assert!(
+        tools
+            .iter()
+            .all(|t| t["name"].as_str().unwrap_or_default().starts_with("docs_")),
+        "{body}"
+    );
+
+    // a2a: the agent card's interface URLs point at the gateway.
+    let card: Value = http()
+        .get(format!("{gateway}/a2a/demo/.well-known/agent-card.json"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("a JSON card");
+    assert_eq!(
+        card,
+        support::expected_rewrite(support::v1_card(), &gateway)
+    );
+
+    // llm: an OpenAI chat completion answered by the Anthropic provider.
+    let completion = http()
+        .post(format!("{gateway}/v1/chat/completions"))
+        .header("authorization", &bearer)
+        .json(&json!({
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 32,
+            "messages": [{"role": "user", "content": "Hello"}]
+        }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(completion.status(), 200, "{}", envoy.log());
+    let completion: Value = completion.json().await.expect("a JSON completion");
+    assert_eq!(completion["object"], "chat.completion", "{completion}");
+    let upstream = upstreams.anthropic.requests();
+    assert_eq!(upstream.len(), 1);
+    assert_eq!(upstream[0].header("x-api-key"), Some(ANTHROPIC_KEY));
+
+    // Stats: the filters' series under their Prometheus names with labels; Envoy's own
+    // connection-manager stats dropped by Istio's matcher.
+    for (name, label, value) in [
+        ("authz_authn_total", "outcome", "ok"),
+        ("mcp_requests_total", "method", "tools/list"),
+        ("a2a_cards_total", "agent", "demo"),
+        ("llm_requests_total", "provider", "anthropic"),
+    ] {
+        assert!(
+            series_appears(&envoy, name, label, value).await,
+            "{name}{{{label}=\"{value}\"}} missing:\n{}",
+            envoy
+                .admin_get("/stats/prometheus")
+                .await
+                .unwrap_or_default()
+        );
+    }
+    let prometheus = envoy.admin_get("/stats/prometheus").await.expect("stats");
+    assert!(!prometheus.contains("downstream_rq_total"), "{prometheus}");
+    assert!(
+        !prometheus.contains("custom_"),
+        "prefixes stripped:\n{prometheus}"
+    );
+    assert!(
+        !prometheus.contains("wasmcustom"),
+        "tags extracted:\n{prometheus}"
+    );
+}
+
+fn initialize() -> String {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "istio-test", "version": "1"}}})
+    .to_string()
+}
+
+/// Polls /stats/prometheus until a series `name` with label `label=value` counts at least 1.
+async fn series_appears(envoy: &Envoy, name: &str, label: &str, value: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let prometheus = envoy.prometheus().await.expect("admin answers");
+        let found = prometheus.samples.iter().any(|s| {
+            s.name == name
+                && s.labels.get(label).map(String::as_str) == Some(value)
+                && s.value >= 1.0
+        });
+        if found || tokio::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The filter name and JSON config each patch of EnvoyFilter `name` gives its filter.
+fn filter_configs(manifests: &Manifests, name: &str) -> Vec<(String, Value)> {
+    let patches = manifests.named("EnvoyFilter", name)["spec"]["configPatches"]
+        .as_array()
+        .expect("patches");
+    patches
+        .iter()
+        .map(|patch| {
+            let typed = &patch["patch"]["value"]["typed_config"];
+            let (filter, config) = match typed["filter_name"].as_str() {
+                Some(filter) => (filter, &typed["filter_config"]["value"]),
+                None => {
+                    let wasm = &typed["config"];
+                    assert_eq!(wasm["allow_on_headers_stop_iteration"], true);
+                    (
+                        wasm["name"].as_str().expect("a name"),
+                        &wasm["configuration"]["value"],
+                    )
+                }
+            };
+            let config: Value = serde_json::from_str(config.as_str().expect("a JSON string"))
+                .expect("the filter config is JSON");
+            (filter.to_string(), config)
+        })
+        .collect()
+}
+
+/// Both flavours' manifests give each filter, in the same order, the same JSON config.
+#[test]
+fn both_flavours_configure_the_filters_alike() {
+    let manifests = Manifests::load();
+    let dynmod = filter_configs(&manifests, "ai-gateway-filters");
+    let wasm: Vec<(String, Value)> = filter_configs(&manifests, "ai-gateway-wasm-filters")
+        .into_iter()
+        .map(|(name, plugin)| {
+            assert_eq!(plugin["filter"], name.as_str());
+            (name, plugin["config"].clone())
+        })
+        .collect();
+    assert_eq!(dynmod, wasm);
+    let names: Vec<&str> = dynmod.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["authz", "mcp", "a2a", "llm"]);
+}
+
+/// The bootstrap override's stat tag rules are envoy/wasm-stats-tags.yaml's, in the same order.
+#[test]
+fn the_bootstrap_override_carries_the_shipped_stat_tag_rules() {
+    let manifests = Manifests::load();
+    let config_map = manifests.named("ConfigMap", "ai-gateway-bootstrap");
+    let overlay: Value = serde_json::from_str(
+        config_map["data"]["custom_bootstrap.json"]
+            .as_str()
+            .expect("JSON"),
+    )
+    .expect("custom_bootstrap.json is JSON");
+    let shipped = std::fs::read_to_string(paths::envoy_dir().join("wasm-stats-tags.yaml"))
+        .expect("envoy/wasm-stats-tags.yaml");
+    let shipped: Value = serde_yaml_ng::from_str(&shipped).expect("YAML");
+    assert_eq!(
+        overlay["stats_config"]["stats_tags"],
+        shipped["stats_config"]["stats_tags"]
+    );
+}

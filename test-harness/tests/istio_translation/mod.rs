@@ -1,0 +1,192 @@
+//! What Istio makes of the manifests in `envoy/istio/`, reduced to the parts that reach Envoy, for
+//! tests/istio_manifests.rs (no Kubernetes here: this is the translation istiod and istio-agent
+//! would do for the `istio: ai-gateway` proxies, written down from Istio's pilot code):
+//! - an EnvoyFilter patch is applied to the gateway's listener: HTTP_FILTER INSERT_BEFORE the
+//!   router, HTTP_ROUTE INSERT_FIRST into the route table (anything else fails the test);
+//! - a VirtualService route (uri prefix, rewrite, one destination) becomes an Envoy route to the
+//!   outbound cluster `outbound|<port>||<host>`;
+//! - the pod annotation `proxy.istio.io/config` `proxyStatsMatcher` joins Istio's default stats
+//!   inclusions in `stats_config.stats_matcher`; the `sidecar.istio.io/bootstrapOverride`
+//!   ConfigMap's `custom_bootstrap.json` is merged into the bootstrap (repeated fields appended).
+
+use ai_gateway_test_harness::paths;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Every document of every manifest in `envoy/istio/`.
+pub struct Manifests {
+    docs: Vec<Value>,
+}
+
+impl Manifests {
+    /// Reads and parses `envoy/istio/*.yaml` (multi-document files).
+    pub fn load() -> Manifests {
+        let dir = paths::envoy_dir().join("istio");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("envoy/istio exists")
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+            .collect();
+        files.sort();
+        let mut docs = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("a readable manifest");
+            for document in serde_yaml_ng::Deserializer::from_str(&text) {
+                let doc = Value::deserialize(document)
+                    .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", file.display()));
+                if !doc.is_null() {
+                    docs.push(doc);
+                }
+            }
+        }
+        Manifests { docs }
+    }
+
+    /// The one document of `kind` named `name`.
+    pub fn named(&self, kind: &str, name: &str) -> &Value {
+        self.docs
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in envoy/istio"))
+    }
+}
+
+/// Applies every patch of `envoy_filter` to the gateway's connection manager `hcm`.
+pub fn apply_envoy_filter(envoy_filter: &Value, hcm: &mut Value) {
+    let name = envoy_filter["metadata"]["name"].as_str().unwrap_or("?");
+    let patches = envoy_filter["spec"]["configPatches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("EnvoyFilter {name} has no configPatches"));
+    for patch in patches {
+        let operation = patch["patch"]["operation"].as_str().unwrap_or("?");
+        let value = patch["patch"]["value"].clone();
+        assert_eq!(
+            patch["match"]["context"], "GATEWAY",
+            "EnvoyFilter {name}: every patch targets the gateway"
+        );
+        match (patch["applyTo"].as_str().unwrap_or("?"), operation) {
+            ("HTTP_FILTER", "INSERT_BEFORE") => {
+                let sub_filter =
+                    &patch["match"]["listener"]["filterChain"]["filter"]["subFilter"]["name"];
+                let filters = hcm["http_filters"].as_array_mut().expect("http_filters");
+                let at = filters
+                    .iter()
+                    .position(|f| f["name"] == *sub_filter)
+                    .unwrap_or_else(|| panic!("EnvoyFilter {name}: no filter {sub_filter}"));
+                filters.insert(at, value);
+            }
+            ("HTTP_ROUTE", "INSERT_FIRST") => {
+                for vhost in hcm["route_config"]["virtual_hosts"]
+                    .as_array_mut()
+                    .expect("virtual_hosts")
+                {
+                    vhost["routes"]
+                        .as_array_mut()
+                        .expect("routes")
+                        .insert(0, value.clone());
+                }
+            }
+            (apply_to, operation) => {
+                panic!("EnvoyFilter {name}: {apply_to}/{operation} is not translated by this test")
+            }
+        }
+    }
+}
+
+/// The Envoy routes of a VirtualService's `http` entries (prefix match, rewrite, one destination).
+pub fn virtual_service_routes(service: &Value) -> Vec<Value> {
+    let entries = service["spec"]["http"].as_array().expect("http routes");
+    entries
+        .iter()
+        .map(|entry| {
+            let [matcher] = entry["match"].as_array().expect("a match").as_slice() else {
+                panic!("one match per route in this test's translation");
+            };
+            let [destination] = entry["route"].as_array().expect("a route").as_slice() else {
+                panic!("one destination per route in this test's translation");
+            };
+            let destination = &destination["destination"];
+            let cluster = format!(
+                "outbound|{}||{}",
+                destination["port"]["number"],
+                destination["host"].as_str().expect("a host")
+            );
+            let mut route = json!({ "cluster": cluster });
+            if let Some(rewrite) = entry["rewrite"]["uri"].as_str() {
+                route["prefix_rewrite"] = json!(rewrite);
+            }
+            if let Some(timeout) = entry["timeout"].as_str() {
+                route["timeout"] = json!(timeout);
+            }
+            json!({
+                "name": entry["name"],
+                "match": { "prefix": matcher["uri"]["prefix"].as_str().expect("a uri prefix") },
+                "route": route,
+            })
+        })
+        .collect()
+}
+
+/// A subset of the stats Istio's bootstrap keeps by default (proxyStatsMatcher adds to them).
+const ISTIO_DEFAULT_INCLUSION_PREFIXES: [&str; 5] = [
+    "cluster_manager",
+    "listener_manager",
+    "server",
+    "cluster.xds-grpc",
+    "wasm",
+];
+
+/// `stats_matcher` for a pod whose `proxy.istio.io/config` annotation is `proxy_config` (YAML).
+pub fn stats_matcher(proxy_config: &str) -> Value {
+    let config: Value = serde_yaml_ng::from_str(proxy_config).expect("proxy.istio.io/config YAML");
+    let matcher = &config["proxyStatsMatcher"];
+    let mut patterns: Vec<Value> = ISTIO_DEFAULT_INCLUSION_PREFIXES
+        .iter()
+        .map(|prefix| json!({ "prefix": prefix }))
+        .collect();
+    for (field, key) in [
+        ("inclusionPrefixes", "prefix"),
+        ("inclusionSuffixes", "suffix"),
+    ] {
+        for value in matcher[field].as_array().into_iter().flatten() {
+            patterns.push(json!({ key: value }));
+        }
+    }
+    for regex in matcher["inclusionRegexps"].as_array().into_iter().flatten() {
+        patterns.push(json!({ "safe_regex": { "regex": regex } }));
+    }
+    json!({ "inclusion_list": { "patterns": patterns } })
+}
+
+/// Merges `overlay` into `base` as protobuf merging does: objects field by field, arrays
+/// appended, scalars replaced.
+pub fn merge_bootstrap(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(base), Value::Object(overlay)) => {
+            for (key, value) in overlay {
+                merge_bootstrap(base.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (Value::Array(base), Value::Array(overlay)) => base.extend(overlay.iter().cloned()),
+        (base, overlay) => *base = overlay.clone(),
+    }
+}
+
+/// Every Istio outbound cluster name (`outbound|<port>||<host>`) mentioned in `config`,
+/// including inside the filters' JSON configs.
+pub fn outbound_clusters(config: &Value) -> Vec<String> {
+    let text = config.to_string().replace("\\\"", "\"");
+    let mut names: Vec<String> = text
+        .match_indices("outbound|")
+        .map(|(at, _)| {
+            text[at..]
+                .chars()
+                .take_while(|c| *c != '"' && *c != '\\')
+                .collect()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
