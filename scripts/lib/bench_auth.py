@@ -24,7 +24,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench import measure_rounds, report, start_nginx
+from bench import measure_rounds, report, start_nginx, summary, write_json
 from envoy_process import EnvoyProcess
 
 # Targets from the auth issue: throughput ratio to bare Envoy.
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--no-nocache", action="store_true",
                         help="skip the rows without the verified-token cache")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args()
 
     jwk, token = key_and_token()
@@ -132,9 +133,12 @@ def main() -> None:
             nginx.terminate()
             nginx.wait()
 
-    print(f"\nauth: GET {PATH} with an RS256 bearer token and one CEL rule "
-          f"({args.rounds} rounds x {args.seconds}s, {args.connections} connections, 1 Envoy worker)")
+    title = (f"GET {PATH} with an RS256 bearer token and one CEL rule ({args.rounds} rounds x "
+             f"{args.seconds}s, {args.connections} connections, 1 Envoy worker)")
+    print(f"\nauth: {title}")
     report(results, TARGETS)
+    table, checks = summary(results, TARGETS, issue=6)
+    write_json(args.json, "auth", title, args, [table], checks)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench import measure_rounds, report, start_nginx
+from bench import measure_rounds, report, start_nginx, summary, write_json
 from envoy_process import envoy_binary, free_port, repo_root, wait_for_port
 
 TARGETS = {"dynmod": 0.95}
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="length of one measured run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per variant")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args()
 
     fixture = fixture_binary()
@@ -162,10 +163,13 @@ def main() -> None:
             nginx.terminate()
             nginx.wait()
 
-    print(f"\ninference: POST {PATH} through ext_proc + a fake EPP (FULL_DUPLEX_STREAMED), "
-          f"override_host to nginx ({args.rounds} rounds x {args.seconds}s, "
-          f"{args.connections} connections, 1 Envoy worker); bare = ext_proc + EPP alone")
+    title = (f"POST {PATH} through ext_proc + a fake EPP (FULL_DUPLEX_STREAMED), override_host "
+             f"to nginx ({args.rounds} rounds x {args.seconds}s, {args.connections} connections, "
+             f"1 Envoy worker); bare = ext_proc + EPP alone")
+    print(f"\ninference: {title}")
     report(results, TARGETS)
+    table, checks = summary(results, TARGETS, issue=10)
+    write_json(args.json, "inference", title, args, [table], checks)
 
 
 if __name__ == "__main__":

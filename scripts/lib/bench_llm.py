@@ -25,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench import measure_rounds, report, start_nginx
+from bench import measure_rounds, report, start_nginx, summary, write_json
 from envoy_process import EnvoyProcess, bench_venv, free_port, repo_root, stop_child, wait_for_port
 
 # Targets from the LLM issue: throughput ratio to bare Envoy, added TTFT in dynmod.
@@ -196,6 +196,22 @@ def measure_ttft(targets: dict[str, tuple[int, str, str, dict[str, str]]], round
     return samples
 
 
+def ttft_summary(samples: dict[str, list[float]]) -> tuple[dict, list[dict]]:
+    """The time-to-first-bytes medians as a table for `--json`, and the TTFT target's verdict."""
+    bare = statistics.median(samples["bare"])
+    rows, checks = [], []
+    for name, times in samples.items():
+        times = sorted(times)
+        p50 = statistics.median(times)
+        rows.append({"name": name, "p50_ms": p50, "p90_ms": times[int(len(times) * 0.9)],
+                     "added_ms": p50 - bare, "kind": "baseline" if name == "bare" else "gateway"})
+        if name in TTFT_EXTRA_MS:
+            checks.append({"issue": 8, "what": f"{name} streaming time to first token <= "
+                                               f"+{TTFT_EXTRA_MS[name]} ms over bare Envoy",
+                           "value": f"{p50 - bare:+.3f} ms", "met": p50 - bare <= TTFT_EXTRA_MS[name]})
+    return {"name": "time to first token (streaming)", "baseline": "bare", "rows": rows}, checks
+
+
 def report_ttft(samples: dict[str, list[float]]) -> None:
     bare = statistics.median(samples["bare"])
     print(f"{'flavour':12} {'TTFT p50 ms':>11} {'p90 ms':>7} {'added ms':>8}  target")
@@ -218,6 +234,7 @@ def main() -> None:
     parser.add_argument("--ttft-requests", type=int, default=500,
                         help="sequential streaming requests per flavour and round")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM row")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args()
 
     bare_headers = {"x-ai-gateway-llm-cluster": PROVIDER_CLUSTER}
@@ -278,13 +295,19 @@ def main() -> None:
             nginx.terminate()
             nginx.wait()
 
-    print(f"\nllm: OpenAI chat completion in, Anthropic message out ({args.rounds} rounds x "
-          f"{args.seconds}s, {args.connections} connections, 1 Envoy worker; bare Envoy proxies "
-          f"the Anthropic request untranslated)")
+    title = (f"OpenAI chat completion in, Anthropic message out ({args.rounds} rounds x "
+             f"{args.seconds}s, {args.connections} connections, 1 Envoy worker; bare Envoy proxies "
+             f"the Anthropic request untranslated)")
+    print(f"\nllm: {title}")
     report(results, TARGETS)
     print(f"\nllm streaming: time to first body bytes, {args.rounds} rounds x "
           f"{args.ttft_requests} sequential requests")
     report_ttft(ttft)
+    table, checks = summary(results, TARGETS, issue=8, peers=("litellm",))
+    ttft_table, ttft_checks = ttft_summary(ttft)
+    title += (f"; streaming: time to first body bytes, {args.rounds} rounds x "
+              f"{args.ttft_requests} sequential requests")
+    write_json(args.json, "llm", title, args, [table, ttft_table], checks + ttft_checks)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import cpu_seconds
+from bench import cpu_seconds, write_json
 from envoy_process import (MCP_BACKENDS, EnvoyProcess, bench_venv, free_port, repo_root,
                            start_mcp_backend, stop_child, wait_for_port)
 
@@ -274,6 +274,42 @@ def report(results: dict[str, list], args) -> None:
         print(f"\ntargets missed: {', '.join(missed)}")
 
 
+def summary(results: dict[str, list]) -> tuple[list[dict], list[dict]]:
+    """The medians as two tables for `--json` (fan-out, routed call; ratios to each one's baseline:
+    the client doing it itself), and issue 4's targets with their verdicts."""
+    median = {name: [statistics.median(run[i] for run in runs) for i in range(5)]
+              for name, runs in results.items()}
+    tables, checks = [], []
+    for kind, base in (("fanout", "fanout-baseline"), ("call", "call-direct")):
+        b_rps, b_p50, b_p99 = median[base][:3]
+        rows = []
+        for name, (rps, p50, p99, client_cpu, proxy_us) in median.items():
+            if not name.startswith(f"{kind}-"):
+                continue
+            proxy = name.partition("-")[2]
+            role = ("baseline" if name == base else "bare" if proxy == "envoy"
+                    else "peer" if proxy in FASTMCP_PROXIES else "gateway")
+            rows.append({"name": name, "rps": rps, "p50_ms": p50, "p99_ms": p99,
+                         "cpu_us": proxy_us if name != base else None,
+                         "client_cores": client_cpu, "rps_ratio": rps / b_rps,
+                         "p50_ratio": p50 / b_p50, "p99_ratio": p99 / b_p99,
+                         "added_ms": p50 - b_p50, "kind": role})
+        tables.append({"name": "fan-out tools/list" if kind == "fanout" else "routed tools/call",
+                       "baseline": base, "rows": rows})
+    if "fanout-dynmod" in median:
+        rps, p50 = median["fanout-dynmod"][:2]
+        b_rps, b_p50 = median["fanout-baseline"][:2]
+        checks.append({"issue": 4, "what": f"fanout-dynmod calls/s >= {FANOUT_RPS_RATIO}x the "
+                                           f"client's own fan-out, p50 <= +{FANOUT_P50_EXTRA_MS:g} ms",
+                       "value": f"{rps / b_rps:.3f}x, {p50 - b_p50:+.2f} ms",
+                       "met": rps / b_rps >= FANOUT_RPS_RATIO and p50 <= b_p50 + FANOUT_P50_EXTRA_MS})
+    if "call-dynmod" in median:
+        ratio = median["call-dynmod"][1] / median["call-direct"][1]
+        checks.append({"issue": 4, "what": f"call-dynmod p50 <= {CALL_P50_RATIO:.2f}x direct",
+                       "value": f"{ratio:.3f}x", "met": ratio <= CALL_P50_RATIO})
+    return tables, checks
+
+
 def backend_names(kinds: list[str]) -> dict[str, str]:
     """Backend name → server kind; a repeated kind gets a number from its second occurrence on."""
     names: dict[str, str] = {}
@@ -299,6 +335,7 @@ def main() -> None:
                         help="the backend (by name) the routed tools/call goes to")
     parser.add_argument("--no-fastmcp", dest="fastmcp", action="store_false",
                         help="leave out the FastMCP proxy rows")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args()
     backends = backend_names(args.backends.split(","))
     if args.call_backend not in backends:
@@ -334,6 +371,10 @@ def main() -> None:
             for proc in children:
                 stop_child(proc)
     report(results, args)
+    tables, checks = summary(results)
+    title = (f"{args.rounds} rounds x {args.seconds}s, {args.workers} workers, 1 Envoy worker; "
+             f"fan-out over {args.backends}; routed call to `{args.call_backend}`")
+    write_json(args.json, "mcp", title, args, tables, checks)
 
 
 if __name__ == "__main__":
