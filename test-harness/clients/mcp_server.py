@@ -13,7 +13,8 @@ name from the client (mid-call in the session-based protocol, as a multi-round-t
 `InputRequiredResult` in 2026-07-28). The session flavour
 also has `wait` and `cancellations`, to see a client's `notifications/cancelled` arrive, and
 `progress_burst`, to stream many progress notifications before a late result, and
-`announce_tools_changed`, which notifies on the session's GET stream.
+`announce_tools_changed`, which notifies on the session's GET stream and, for 2026-07-28
+clients, on every `subscriptions/listen` stream.
 
 Serves at /mcp and prints `READY <port>` on stdout once it accepts connections (port 0 picks a
 free one).
@@ -71,9 +72,12 @@ def build_server(mode: str) -> MCPServer:
         def cancellations() -> str:
             return ",".join(cancelled) or "none"
 
-        @server.tool(description="Tells the client, on its GET stream, that the tools changed.")
+        @server.tool(description="Tells listening clients that the tools changed.")
         async def announce_tools_changed(ctx: Context) -> str:
+            # The session's GET stream (dropped by the SDK for a 2026-07-28 request)...
             await ctx.session.send_tool_list_changed()
+            # ...and the 2026-07-28 listen streams.
+            await ctx.notify_tools_changed()
             return f"{mode}: announced"
 
         @server.tool(description="Reports `count` progress steps, waits `pause` seconds, ends.")

@@ -4,12 +4,17 @@
 //! server-everything reach the one client stream. Wasm (no streamed callouts) declines the GET
 //! with 405 unless `listenBackend` names the backend whose stream it serves. With one backend
 //! the stream is that backend's, resumable with `Last-Event-ID`.
+//!
+//! A 2026-07-28 client (the `mcp` SDK in automatic mode) listens with `subscriptions/listen`:
+//! the dynamic module merges the Python backend's own listen stream and server-everything's GET
+//! stream (on the client's bridged session), so changes on either reach the client; Wasm routes
+//! it to `listenBackend` and refuses it (-32601) without one.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use ai_gateway_test_harness::{Flavour, McpBackendKind};
+use ai_gateway_test_harness::{pytest, Flavour, McpBackendKind};
 use serde_json::{json, Value};
 
 use support::mcp::Gateway;
@@ -17,6 +22,7 @@ use support::mcp::Gateway;
 per_flavour!(
     the_get_stream_carries_what_the_backends_announce,
     a_single_backends_stream_resumes_after_the_last_event_id,
+    a_2026_client_hears_list_changes_on_subscriptions_listen,
 );
 
 const KINDS: [McpBackendKind; 2] = [McpBackendKind::Everything, McpBackendKind::PythonSession];
@@ -176,4 +182,36 @@ async fn a_single_backends_stream_resumes_after_the_last_event_id(flavour: Flavo
         replayed, last,
         "the replay starts after the last seen event"
     );
+}
+
+/// Runs test_mcp_listen.py through `gateway`, expecting `promise` (see the script).
+async fn listen_suite(gateway: &Gateway, promise: &str) {
+    let url = gateway.url();
+    let run = pytest(
+        "test_mcp_listen.py",
+        &[("MCP_URL", &url), ("MCP_LISTEN", promise)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.passed,
+        "listen suite ({promise}) failed:\n{}\nbackends:\n{}\nenvoy:\n{}",
+        run.output,
+        gateway.logs(),
+        gateway.envoy.log()
+    );
+}
+
+async fn a_2026_client_hears_list_changes_on_subscriptions_listen(flavour: Flavour) {
+    let gateway = Gateway::start(flavour, &KINDS).await;
+    match flavour {
+        Flavour::DynamicModule => listen_suite(&gateway, "merged").await,
+        Flavour::Wasm => {
+            listen_suite(&gateway, "refused").await;
+            let chosen = gateway
+                .replica(|config| config["listenBackend"] = json!("session"))
+                .await;
+            listen_suite(&chosen, "routed").await;
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod openapi_call;
 mod recovery;
 mod relay;
 mod replies;
+mod subscriptions;
 mod upstream;
 
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use serde_json::json;
 
 use crate::bridged::ClientMeta;
 use crate::config::Settings;
-use crate::event_rewrite::EventRewriter;
+use crate::listen_events::LISTEN_METHOD;
 use crate::listing_cache::ListingCache;
 use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
@@ -100,8 +101,9 @@ pub struct McpFilter {
     /// client), kept to retry it by callout if the backend lost that session ([`recovery`])
     /// or turns out to be session-based ([`bridge`]).
     routed_body: Option<Vec<u8>>,
-    /// Rewrites a routed SSE answer's server→client requests ([`relay`]).
-    events: Option<EventRewriter>,
+    /// Rewrites a routed SSE answer: its server→client requests ([`relay`]), or a listen
+    /// stream's events ([`subscriptions`]).
+    events: Option<listen::Part>,
     /// The backends' GET streams merged into this one ([`listen`]).
     merged: Option<listen::MergedStreams>,
     /// A `tools/call` sent to an OpenAPI backend's API ([`openapi_call`]).
@@ -253,6 +255,11 @@ impl McpFilter {
                 self.forward(host, request, &single)
             }
             (Route::FanOut(fan_out), _) => self.fan_out(host, fan_out, &message),
+            (Route::Unknown(method), Message::Request(request))
+                if method == LISTEN_METHOD && self.speaks_stateless() =>
+            {
+                self.subscriptions_listen(host, request)
+            }
             (Route::Unknown(method), _) => self.answer(
                 host,
                 Reply::jsonrpc(

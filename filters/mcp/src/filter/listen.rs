@@ -15,13 +15,51 @@ use ai_gateway_core::{Action, Host, LogLevel, StreamId};
 use super::replies::Reply;
 use super::upstream::{self, CallHeaders};
 use super::{McpFilter, Phase};
-use crate::event_rewrite::EventRewriter;
+use crate::event_rewrite::{EventRewriter, Rewritten};
+use crate::listen_events::{self, ListenPart};
 use crate::metrics::LISTEN;
+
+/// How one backend stream is rewritten for the client.
+pub(super) enum Part {
+    /// A GET stream (or a routed answer) of the session-based protocol.
+    Relay(EventRewriter),
+    /// A part of a 2026-07-28 `subscriptions/listen` stream ([`listen_events`]).
+    Listen(ListenPart),
+}
+
+impl Part {
+    /// The client's bytes for `chunk`.
+    pub(super) fn feed(&mut self, chunk: &[u8], now_millis: u64) -> Rewritten {
+        match self {
+            Part::Relay(rewriter) => rewriter.feed(chunk, now_millis),
+            Part::Listen(part) => part.feed(chunk),
+        }
+    }
+
+    fn ready(&self) -> bool {
+        match self {
+            Part::Relay(_) => true,
+            Part::Listen(part) => part.acknowledged(),
+        }
+    }
+}
 
 /// The backend streams merged into one client stream: stream → (backend index, rewriter).
 #[derive(Default)]
 pub(super) struct MergedStreams {
-    open: BTreeMap<StreamId, (usize, EventRewriter)>,
+    pub(super) open: BTreeMap<StreamId, (usize, Part)>,
+    /// For a `subscriptions/listen` stream: the client's listen.
+    pub(super) listen: Option<ClientListen>,
+}
+
+/// A 2026-07-28 client's listen stream: its request id, the filter the gateway acknowledges
+/// once every backend stream is ready, and how the backend streams ended.
+pub(super) struct ClientListen {
+    pub(super) id: serde_json::Value,
+    pub(super) honoured: serde_json::Value,
+    pub(super) acknowledged: bool,
+    /// A backend stream ended without its graceful result.
+    pub(super) lost: bool,
 }
 
 impl McpFilter {
@@ -83,7 +121,7 @@ impl McpFilter {
             match host.start_stream(request) {
                 Ok(id) => {
                     let rewriter = EventRewriter::new(&backend.name, settings.max_response_bytes);
-                    merged.open.insert(id, (index, rewriter));
+                    merged.open.insert(id, (index, Part::Relay(rewriter)));
                 }
                 Err(err) => host.log(
                     LogLevel::Warn,
@@ -114,12 +152,17 @@ impl McpFilter {
     /// A backend stream's status: a refusal closes that backend's part.
     pub(super) fn merged_headers(&mut self, host: &mut dyn Host, id: StreamId, status: u16) {
         if (200..300).contains(&status) {
+            let part = self.merged.as_mut().and_then(|m| m.open.get_mut(&id));
+            if let Some((_, Part::Listen(part))) = part {
+                part.opened();
+                self.acknowledge_when_ready(host);
+            }
             return;
         }
         if let Some(backend) = self.backend_of(id) {
             host.log(
                 LogLevel::Warn,
-                format_args!("mcp: backend {backend} refused its GET stream: HTTP {status}"),
+                format_args!("mcp: backend {backend} refused its stream: HTTP {status}"),
             );
         }
         self.close_part(host, id);
@@ -128,31 +171,84 @@ impl McpFilter {
     /// Events of a backend stream, rewritten for the client.
     pub(super) fn merged_data(&mut self, host: &mut dyn Host, id: StreamId, data: &[u8]) {
         let now = host.unix_millis();
-        let Some((index, rewriter)) = self.merged.as_mut().and_then(|m| m.open.get_mut(&id)) else {
+        let Some((index, part)) = self.merged.as_mut().and_then(|m| m.open.get_mut(&id)) else {
             return;
         };
         let index = *index;
-        let rewritten = rewriter.feed(data, now);
+        let rewritten = part.feed(data, now);
         self.count_events(host, index, &rewritten);
-        if !rewritten.bytes.is_empty() {
+        // Listen events before the gateway's acknowledgment would be ignored by the client.
+        self.acknowledge_when_ready(host);
+        let held = self
+            .merged
+            .as_ref()
+            .and_then(|m| m.listen.as_ref())
+            .is_some_and(|l| !l.acknowledged);
+        if !rewritten.bytes.is_empty() && !held {
             if let Err(err) = host.send_response_data(&rewritten.bytes, false) {
                 host.log(LogLevel::Debug, format_args!("mcp: merged stream: {err}"));
             }
         }
     }
 
-    /// A backend stream ended; the client's ends with the last one.
+    /// A listen stream is acknowledged once every open backend stream is ready (a 2026-07-28
+    /// backend acknowledged, a GET stream is open), so that what happens after the client
+    /// heard the acknowledgment reaches it.
+    fn acknowledge_when_ready(&mut self, host: &mut dyn Host) {
+        let Some(merged) = self.merged.as_mut() else {
+            return;
+        };
+        let Some(listen) = merged.listen.as_mut() else {
+            return;
+        };
+        if listen.acknowledged || merged.open.is_empty() {
+            return;
+        }
+        if merged.open.values().all(|(_, part)| part.ready()) {
+            listen.acknowledged = true;
+            let ack = listen_events::acknowledgment(&listen.id, listen.honoured.clone());
+            if let Err(err) = host.send_response_data(&ack, false) {
+                host.log(LogLevel::Debug, format_args!("mcp: listen stream: {err}"));
+            }
+        }
+    }
+
+    /// A backend stream ended; the client's ends with the last one (a listen stream with the
+    /// gateway's result when every backend ended gracefully, with an error when none was
+    /// heard, else abruptly: the client then knows it lost events).
     pub(super) fn close_part(&mut self, host: &mut dyn Host, id: StreamId) {
         let Some(merged) = self.merged.as_mut() else {
             return;
         };
-        if merged.open.remove(&id).is_some() && merged.open.is_empty() {
-            if let Err(err) = host.send_response_data(&[], true) {
-                host.log(
-                    LogLevel::Debug,
-                    format_args!("mcp: merged stream end: {err}"),
-                );
+        let Some((_, part)) = merged.open.remove(&id) else {
+            return;
+        };
+        if let Some(listen) = merged.listen.as_mut() {
+            let graceful = matches!(&part, Part::Listen(p) if p.ended_gracefully());
+            listen.lost |= !graceful;
+        }
+        if !merged.open.is_empty() {
+            self.acknowledge_when_ready(host);
+            return;
+        }
+        let last = match &merged.listen {
+            Some(listen) if !listen.acknowledged => Some(listen_events::closing(
+                &listen.id,
+                Some("no backend listen stream could be opened"),
+            )),
+            Some(listen) if !listen.lost => Some(listen_events::closing(&listen.id, None)),
+            _ => None,
+        };
+        if let Some(last) = last {
+            if let Err(err) = host.send_response_data(&last, false) {
+                host.log(LogLevel::Debug, format_args!("mcp: listen stream: {err}"));
             }
+        }
+        if let Err(err) = host.send_response_data(&[], true) {
+            host.log(
+                LogLevel::Debug,
+                format_args!("mcp: merged stream end: {err}"),
+            );
         }
     }
 

@@ -9,6 +9,7 @@ use ai_gateway_core::jsonrpc::{Id, Message, Notification, Response, INVALID_PARA
 use ai_gateway_core::{Action, Direction, Host, LogLevel};
 use serde_json::Value;
 
+use super::listen::Part;
 use super::replies::Reply;
 use super::{McpFilter, Phase};
 use crate::event_rewrite::{EventKind, EventRewriter, Rewritten};
@@ -93,15 +94,17 @@ impl McpFilter {
             .header(Direction::Response, "content-type")
             .is_some_and(|t| t.trim_start().starts_with("text/event-stream"));
         if !is_sse {
+            // A listen request answered with JSON (an error) passes as it is.
+            self.events = None;
             return;
         }
         // The rewritten events have other lengths.
         host.remove_header(Direction::Response, "content-length");
-        let backend = &self.settings.backends[index].name;
-        self.events = Some(EventRewriter::new(
-            backend,
-            self.settings.max_response_bytes,
-        ));
+        if self.events.is_none() {
+            let backend = &self.settings.backends[index].name;
+            let rewriter = EventRewriter::new(backend, self.settings.max_response_bytes);
+            self.events = Some(Part::Relay(rewriter));
+        }
     }
 
     /// Replaces the current chunk of a routed SSE answer by its rewritten events.
