@@ -1,14 +1,21 @@
 //! A browser MCP client through the gateway, once per flavour: headless Chromium loads a page from
 //! another origin that uses the TypeScript SDK (test-harness/browser/) to list and call tools on
 //! the gateway's /mcp, which Envoy's CORS filter (envoy/filter-cors.yaml) opens to that origin.
-//! Without the CORS filter the same page must fail: the browser withholds the answers.
+//! Without the CORS filter the same page must fail: the browser withholds the answers. With the
+//! authz filter in front, what a browser client's OAuth flow reads (the 401's `www-authenticate`,
+//! the protected-resource metadata) carries the CORS headers too.
 
 mod support;
 
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ai_gateway_test_harness::{paths, Envoy, FakeUpstream, Flavour, McpBackendKind, Reply};
+use ai_gateway_test_harness::auth::TestKey;
+use ai_gateway_test_harness::{
+    mcp_config, paths, Bootstrap, Envoy, FakeUpstream, Flavour, McpBackendKind, McpBackendRoute,
+    Reply, MCP_ENDPOINT_PATH,
+};
 use serde_json::{json, Value};
 
 use support::mcp::Gateway;
@@ -16,6 +23,7 @@ use support::mcp::Gateway;
 per_flavour!(
     a_cross_origin_page_lists_and_calls_tools,
     without_cors_the_browser_withholds_the_answers,
+    the_oauth_challenge_and_metadata_are_readable_cross_origin,
 );
 
 /// Longest the driver may take: Chromium's start, the page's MCP calls and the screenshot.
@@ -138,7 +146,7 @@ async fn browse(page: &str, name: &str) -> PageReport {
     }
 }
 
-/// A preflight for an MCP POST from `origin`: status and the allowed origin it grants.
+/// A preflight for an MCP POST from `origin`: status and the headers granted.
 async fn preflight(envoy: &Envoy, origin: &str) -> (u16, reqwest::header::HeaderMap) {
     let response = support::http()
         .request(
@@ -149,7 +157,7 @@ async fn preflight(envoy: &Envoy, origin: &str) -> (u16, reqwest::header::Header
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "content-type,mcp-session-id,mcp-protocol-version",
+            "authorization,content-type,mcp-session-id,mcp-protocol-version",
         )
         .send()
         .await
@@ -241,4 +249,85 @@ async fn without_cors_the_browser_withholds_the_answers(flavour: Flavour) {
             .any(|line| line.contains("CORS policy")),
         "the browser names CORS as the reason: {report:#?}"
     );
+}
+
+/// A loopback port free right now: the resource URL must be known before Envoy starts.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+async fn the_oauth_challenge_and_metadata_are_readable_cross_origin(flavour: Flavour) {
+    let origin = "http://app.test:8080";
+    let key = TestKey::rsa("browser-key").expect("an RSA test key");
+    let mut bootstrap = Bootstrap::new(Some(flavour));
+    bootstrap.listener = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+    let resource = format!("http://{}{MCP_ENDPOINT_PATH}", bootstrap.listener);
+    // Nothing listens there: every request here is answered before a backend would be asked.
+    let route = McpBackendRoute::new("unused", "127.0.0.1:9".parse().unwrap());
+    let mut mcp = mcp_config(std::slice::from_ref(&route), support::mcp::SESSION_KEY);
+    mcp["allowedOrigins"] = json!([origin]);
+    let authz = json!({
+        "issuers": ["https://idp.test"],
+        "audiences": [resource],
+        "jwks": { "inline": { "keys": [key.jwk()] } },
+        "resourceMetadata": { "resource": resource, "authorizationServers": ["https://idp.test"] },
+        "policies": [{ "name": "anyone-with-a-token", "allow": "true" }]
+    });
+    let bootstrap = bootstrap
+        .mcp_backend(route)
+        .filter("authz", authz)
+        .filter("mcp", mcp)
+        .cors_origin(origin);
+    let envoy = Envoy::start(&bootstrap)
+        .await
+        .expect("Envoy starts with CORS, authz and mcp");
+
+    // The browser may send the bearer token: the preflight allows `authorization`.
+    let (status, headers) = preflight(&envoy, origin).await;
+    assert_eq!(status, 200, "{headers:?}\n{}", envoy.log());
+    assert!(
+        header(&headers, "access-control-allow-headers").contains("authorization"),
+        "{headers:?}"
+    );
+
+    // Without a token: a 401 whose challenge the page's script may read.
+    let response = support::http()
+        .post(&resource)
+        .header("origin", origin)
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status().as_u16(), 401);
+    let headers = response.headers();
+    assert_eq!(header(headers, "access-control-allow-origin"), origin);
+    assert!(
+        header(headers, "access-control-expose-headers").contains("www-authenticate"),
+        "{headers:?}"
+    );
+    let challenge = header(headers, "www-authenticate");
+    let metadata_url = challenge
+        .split("resource_metadata=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a resource_metadata URL in {challenge:?}"));
+
+    // The metadata it points to, fetched cross-origin.
+    let response = support::http()
+        .get(metadata_url)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        header(response.headers(), "access-control-allow-origin"),
+        origin
+    );
+    let document: Value = response.json().await.expect("a JSON document");
+    assert_eq!(document["resource"], json!(resource), "{document}");
 }
