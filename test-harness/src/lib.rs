@@ -5,6 +5,7 @@ pub mod auth;
 mod bootstrap;
 mod child;
 mod cors;
+pub mod demo;
 mod envoy;
 mod error;
 mod fake_upstream;

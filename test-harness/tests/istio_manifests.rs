@@ -1,8 +1,7 @@
 //! The Istio manifests in `envoy/istio/` cannot rot: for each flavour, the Envoy config they
-//! carry (WasmPlugins as Istio translates them, or the dynamic module's EnvoyFilter patches; the
-//! route patches and VirtualService; the stats matcher annotation and the bootstrap override) is
-//! placed into a gateway bootstrap the way Istio would patch it (tests/istio_translation), real
-//! Envoy 1.40 loads it, and every filter serves a request: authz answers its metadata document
+//! carry (the flavour's EnvoyFilter filter patches, the route patches and VirtualService, the
+//! stats matcher annotation and the bootstrap override) is placed into a gateway bootstrap the
+//! way Istio would patch it (tests/istio_translation), real Envoy 1.40 loads it, and every filter serves a request: authz answers its metadata document
 //! and refuses a request without a token, mcp lists a real MCP server's tools, a2a rewrites an
 //! agent card, llm translates an OpenAI chat completion for Anthropic. The metrics then show
 //! under the same Prometheus names and labels as in the shipped bootstraps, and the stats Istio

@@ -78,7 +78,7 @@ impl InferencePool {
         format!("pool_{}", self.name)
     }
 
-    fn epp_cluster(&self) -> String {
+    pub(crate) fn epp_cluster(&self) -> String {
         format!("epp_{}", self.name)
     }
 }
@@ -167,7 +167,7 @@ impl InferenceBootstrap {
         render_file("inference-bootstrap.yaml", &values)
     }
 
-    fn timeout(&self) -> String {
+    pub(crate) fn timeout(&self) -> String {
         format!("{}s", self.epp_timeout_ms as f64 / 1000.0)
     }
 
@@ -206,7 +206,7 @@ impl InferenceBootstrap {
         render_file("inference-route.yaml", &values)
     }
 
-    fn http_filters(&self) -> Result<String, HarnessError> {
+    pub(crate) fn http_filters(&self) -> Result<String, HarnessError> {
         let mut out = String::new();
         if self.gateway_filters {
             out.push_str(&self.gateway_filter(&self.guard_config())?);
@@ -262,7 +262,7 @@ impl InferenceBootstrap {
         render_file(self.flavour.filter_template(), &values)
     }
 
-    fn clusters(&self) -> Result<String, HarnessError> {
+    pub(crate) fn clusters(&self) -> Result<String, HarnessError> {
         let mut out = String::new();
         for pool in &self.pools {
             let values = Values::new().set("NAME", pool.cluster());
