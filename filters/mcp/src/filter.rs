@@ -9,6 +9,7 @@
 //! every backend's own session; later requests present it (unknown, tampered or expired:
 //! 404) and each backend receives its own session id, never the gateway's token.
 
+mod answer_check;
 mod bridge;
 mod fanout;
 mod listen;
@@ -110,6 +111,8 @@ pub struct McpFilter {
     pending: Option<openapi_call::PendingCall>,
     /// The tool call was answered with `isError: true` (the `tool_error` outcome).
     tool_error: bool,
+    /// What a routed request's answer must be ([`answer_check`]).
+    answer_check: answer_check::AnswerCheck,
 }
 
 impl McpFilter {
@@ -144,6 +147,7 @@ impl McpFilter {
             merged: None,
             pending: None,
             tool_error: false,
+            answer_check: answer_check::AnswerCheck::default(),
         }
     }
 
@@ -318,6 +322,7 @@ impl McpFilter {
         if host.header(Direction::Request, "mcp-name").is_some() {
             host.set_header(Direction::Request, "mcp-name", &routed.mcp_name);
         }
+        self.answer_check.expect(request.id.clone());
         self.send_routed(host, index, routed.body, request.id.clone(), true)
     }
 
@@ -511,7 +516,7 @@ impl HttpFilter for McpFilter {
         self.dispatch(host, &body)
     }
 
-    fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+    fn on_response_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         if self.phase == Phase::Forwarded {
             // The client holds the gateway's token; a backend's own session id stays here.
             host.remove_header(Direction::Response, "mcp-session-id");
@@ -523,17 +528,23 @@ impl HttpFilter for McpFilter {
                     return self.recover_routed(host, body);
                 }
             }
+            if let Some(action) = self.check_answer_headers(host, end_of_stream) {
+                return action;
+            }
             self.start_event_rewrite(host);
         }
         Action::Continue
     }
 
-    fn on_response_body(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+    fn on_response_body(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         // The backend's refusal of a lost session is replaced by the retried answer.
         if self.phase == Phase::FanningOut {
             return Action::Pause;
         }
-        self.rewrite_events(host);
+        if let Some(action) = self.check_answer_body(host, end_of_stream) {
+            return action;
+        }
+        self.rewrite_events(host, end_of_stream);
         Action::Continue
     }
 
@@ -573,7 +584,7 @@ impl HttpFilter for McpFilter {
         let outcome = if self.tool_error {
             metrics::TOOL_ERROR
         } else {
-            metrics::outcome(self.status, self.jsonrpc_error)
+            metrics::outcome(self.answered_status(), self.jsonrpc_error)
         };
         host.counter_add(
             REQUESTS_TOTAL,

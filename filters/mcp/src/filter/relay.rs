@@ -107,15 +107,16 @@ impl McpFilter {
         }
     }
 
-    /// Replaces the current chunk of a routed SSE answer by its rewritten events.
-    pub(super) fn rewrite_events(&mut self, host: &mut dyn Host) {
+    /// Replaces the current chunk of a routed SSE answer by its rewritten events (at the end,
+    /// with an error event if the response never came: [`super::answer_check`]).
+    pub(super) fn rewrite_events(&mut self, host: &mut dyn Host, end_of_stream: bool) {
         if self.phase != Phase::Forwarded {
             return;
         }
         let Some(events) = &mut self.events else {
             return;
         };
-        let rewritten = events.feed(&host.body(Direction::Response), host.unix_millis());
+        let mut rewritten = events.feed(&host.body(Direction::Response), host.unix_millis());
         if let Some(index) = self.backend {
             self.count_events(host, index, &rewritten);
         }
@@ -128,6 +129,7 @@ impl McpFilter {
                 ),
             );
         }
+        self.end_answer_stream(&mut rewritten, end_of_stream);
         if let Err(err) = host.set_body(Direction::Response, &rewritten.bytes) {
             host.log(
                 LogLevel::Error,

@@ -103,6 +103,7 @@ fn prefixed_tool_call_is_routed_to_its_backend_without_the_prefix() {
 
     host.response_headers = vec![(":status".into(), "200".into())];
     filter.on_response_headers(&mut host, false);
+    filter.on_response_body(&mut host, true);
     filter.on_stream_done(&mut host);
     assert_eq!(counted(&host, "tools/call", "a", "other", "2xx"), 1);
     assert_eq!(host.histograms.len(), 1);
@@ -420,6 +421,7 @@ fn stream_done_records_once() {
     );
 }
 
+mod answer_check;
 mod bridge;
 mod fan_out;
 mod listen;

@@ -59,7 +59,8 @@ fn server_requests_in_a_routed_sse_answer_get_backend_qualified_ids() {
         "complete events only"
     );
     host.response_body = second.to_vec();
-    filter.on_response_body(&mut host, true);
+    // The stream stays open: the backend waits for the client's answer to its request.
+    filter.on_response_body(&mut host, false);
     let mut expected = sampling.clone();
     expected["id"] = json!("a~1700000000000~0");
     expected["params"]["_meta"]["progressToken"] = json!("a~1700000000000~4");
