@@ -1,0 +1,122 @@
+//! Faults of the services a filter depends on: the authz filter's remote JWKS down when Envoy
+//! starts, an EPP that hangs in front of a FailClose inference pool.
+
+use std::time::{Duration, Instant};
+
+use ai_gateway_test_harness::auth::{JwksServer, TestKey};
+use ai_gateway_test_harness::inference::Pick;
+use ai_gateway_test_harness::{AgentRoute, Bootstrap, Envoy, FakeUpstream, Flavour, Reply};
+use serde_json::{json, Value};
+
+use super::{counted, inference_common, support, SLACK};
+
+pub(super) async fn jwks_down_at_startup_refuses_then_recovers(flavour: Flavour) {
+    let idp = JwksServer::start().await.expect("the JWKS server starts");
+    let key = TestKey::rsa("key-1").expect("an RSA test key");
+    idp.publish(vec![key.jwk()]);
+    idp.set_failing(true);
+    let upstream = FakeUpstream::start(|_| Reply::with(200, Some("text/plain"), "upstream ok"))
+        .await
+        .expect("the upstream starts");
+    let config = json!({
+        "issuers": ["https://idp.test"],
+        "audiences": ["gateway-api"],
+        "jwks": { "remote": { "cluster": "agent_idp", "url": idp.jwks_url() } },
+        "refresh": { "minRefetchIntervalSeconds": 1 },
+    });
+    let bootstrap = Bootstrap::new(Some(flavour))
+        .filter("authz", config)
+        .agent(AgentRoute::new("demo", upstream.addr()))
+        .agent(AgentRoute::new("idp", idp.addr()));
+    let envoy = Envoy::start(&bootstrap)
+        .await
+        .expect("Envoy starts with the authz filter");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = key.sign(&json!({"iss": "https://idp.test", "aud": "gateway-api",
+                                 "sub": "alice", "iat": now, "exp": now + 600}));
+    let get = || async {
+        let response = support::http()
+            .get(format!("{}/a2a/demo/items", envoy.gateway_url()))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").cloned();
+        (
+            status,
+            retry_after,
+            response.text().await.unwrap_or_default(),
+        )
+    };
+    // No keys yet: refused (503 + Retry-After, by design not 401, which would make a client
+    // drop a token that may be fine), never forwarded, the failed fetch counted.
+    let (status, retry_after, body) = get().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after.is_some(), "{body}");
+    let error: Value = serde_json::from_str(&body).expect("a JSON error body");
+    assert_eq!(error["error"], "temporarily_unavailable", "{body}");
+    let refusals = [("outcome", "jwks_unavailable")];
+    assert!(counted(&envoy, "authz_authn_total", &refusals, 1.0).await >= 1.0);
+    let failed = [("result", "failed")];
+    assert!(counted(&envoy, "authz_jwks_fetches_total", &failed, 1.0).await >= 1.0);
+    assert!(upstream.requests().is_empty());
+    // The JWKS comes back: the next request past the refetch interval is served.
+    idp.set_failing(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let (status, _, body) = get().await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still refused: {status} {body}");
+    }
+    assert_eq!(upstream.requests().len(), 1);
+}
+
+pub(super) async fn an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503(flavour: Flavour) {
+    use inference_common::{chat, completion, Fixture};
+    let fixture = Fixture::start(flavour, Pick::Hang, |b| {
+        b.pools[0].failure_mode = "FailClose";
+        b.epp_timeout_ms = 300;
+    })
+    .await;
+    let started = Instant::now();
+    let reply = chat(&fixture.gateway, &[], completion()).await;
+    assert!(started.elapsed() < Duration::from_millis(300) + SLACK);
+    assert_eq!(
+        reply.status,
+        503,
+        "{}\n{}",
+        reply.text,
+        fixture.gateway.log()
+    );
+    assert!(
+        reply.text.contains("pool-a"),
+        "the body says what failed: {}",
+        reply.text
+    );
+    assert_eq!(fixture.served_counts(), vec![0, 0, 0]);
+    let decisions = [("pool", "pool-a"), ("reason", "fail_close")];
+    assert!(
+        inference_common::metric(
+            &fixture.gateway,
+            "inference_decisions_total",
+            &decisions,
+            1.0
+        )
+        .await
+            >= 1.0
+    );
+    // The EPP answers again: the next request is served.
+    fixture
+        .epp
+        .set_pick(Pick::Both(fixture.addr(1).to_string()));
+    let reply = chat(&fixture.gateway, &[], completion()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(fixture.served_counts(), vec![0, 1, 0]);
+}
