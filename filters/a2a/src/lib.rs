@@ -13,6 +13,9 @@ mod methods;
 mod metrics;
 mod url;
 
+#[cfg(test)]
+mod fuzz_card_rewrite;
+
 pub use config::{Settings, SignedCards};
 pub use filter::A2aFilter;
 

@@ -60,6 +60,8 @@ pub mod token_cache;
 pub mod validate;
 
 #[cfg(test)]
+mod fuzz_jwt;
+#[cfg(test)]
 mod test_keys;
 
 pub use config::{ClaimHeader, JwksSource, Settings};

@@ -14,6 +14,14 @@ pub mod sse;
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake_host;
 
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz;
+
+#[cfg(test)]
+mod fuzz_jsonrpc;
+#[cfg(test)]
+mod fuzz_sse;
+
 pub use background::{BackgroundHost, StreamBackground};
 pub use config::{parse_config, ConfigError, FilterFactory};
 pub use filter::{Action, HttpFilter};

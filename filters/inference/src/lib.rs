@@ -67,4 +67,6 @@ impl FilterFactory for InferenceFactory {
 }
 
 #[cfg(test)]
+mod fuzz_endpoint;
+#[cfg(test)]
 mod route_tests;
