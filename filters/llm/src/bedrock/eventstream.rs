@@ -81,7 +81,9 @@ impl Decoder {
                 self.broken = true;
                 break;
             }
-            if total < PRELUDE + TRAILER + headers_len || total > self.max_message {
+            // Checked: on wasm32 (usize = u32) a header length near u32::MAX wrapped around.
+            let least = headers_len.checked_add(PRELUDE + TRAILER);
+            if least.is_none_or(|least| total < least) || total > self.max_message {
                 out.push(Err(FrameError::BadLength(total)));
                 self.broken = true;
                 break;
