@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use istio_translation::{
     apply_envoy_filter, merge_bootstrap, outbound_clusters, stats_matcher, virtual_service_routes,
-    Manifests,
+    wasm_plugin_filter, Manifests,
 };
 use support::{http, mcp_post};
 
@@ -170,14 +170,23 @@ fn filters_mount(proxy: &Value) -> String {
 
 /// The bootstrap Istio would give the gateway pod for `flavour`, with `upstreams` behind its
 /// outbound clusters.
-fn istio_bootstrap(manifests: &Manifests, flavour: Flavour, upstreams: &Upstreams) -> Value {
+/// How the gateway's filters reach the proxy.
+#[derive(Clone, Copy, PartialEq)]
+enum Filters {
+    /// dynamic-module-filters.yaml or wasm-filters.yaml.
+    Manifest(Flavour),
+    /// wasm-filters.yaml's plugins as WasmPlugins, translated as istiod does.
+    WasmPlugins,
+}
+
+fn istio_bootstrap(manifests: &Manifests, filters: Filters, upstreams: &Upstreams) -> Value {
     let mut bootstrap = gateway_bootstrap();
     let hcm = &mut bootstrap["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
         ["typed_config"];
     let (proxy, annotations) = gateway_pod(manifests);
     let mount = filters_mount(proxy);
-    match flavour {
-        Flavour::Wasm => {
+    match filters {
+        Filters::Manifest(Flavour::Wasm) | Filters::WasmPlugins => {
             apply_envoy_filter(
                 manifests.named("EnvoyFilter", "ai-gateway-wasm-filters"),
                 hcm,
@@ -191,8 +200,15 @@ fn istio_bootstrap(manifests: &Manifests, flavour: Flavour, upstreams: &Upstream
                     *file = json!(wasm.display().to_string());
                 }
             }
+            if filters == Filters::WasmPlugins {
+                for filter in hcm["http_filters"].as_array_mut().expect("http_filters") {
+                    if let Some(plugin) = as_wasm_plugin(filter) {
+                        *filter = wasm_plugin_filter(&plugin, &wasm);
+                    }
+                }
+            }
         }
-        Flavour::DynamicModule => {
+        Filters::Manifest(Flavour::DynamicModule) => {
             apply_envoy_filter(manifests.named("EnvoyFilter", "ai-gateway-filters"), hcm);
         }
     }
@@ -233,7 +249,7 @@ fn istio_bootstrap(manifests: &Manifests, flavour: Flavour, upstreams: &Upstream
 async fn the_manifests_load_in_envoy_and_every_filter_serves(flavour: Flavour) {
     let manifests = Manifests::load();
     let upstreams = Upstreams::start().await;
-    let config = istio_bootstrap(&manifests, flavour, &upstreams);
+    let config = istio_bootstrap(&manifests, Filters::Manifest(flavour), &upstreams);
     let envoy = Envoy::start_with_config(&Bootstrap::new(Some(flavour)), config.to_string())
         .await
         .unwrap_or_else(|e| panic!("Envoy loads the Istio manifests' config: {e}\n{config:#}"));
@@ -432,4 +448,70 @@ fn the_bootstrap_override_carries_the_shipped_stat_tag_rules() {
         overlay["stats_config"]["stats_tags"],
         shipped["stats_config"]["stats_tags"]
     );
+}
+
+/// The WasmPlugin a user would write for the Wasm filter entry `filter` (same plugin, file and
+/// configuration); None for Envoy's own filters.
+fn as_wasm_plugin(filter: &Value) -> Option<Value> {
+    let config = filter.pointer("/typed_config/config")?;
+    let plugin_config: Value =
+        serde_json::from_str(config["configuration"]["value"].as_str()?).ok()?;
+    Some(json!({
+        "apiVersion": "extensions.istio.io/v1alpha1",
+        "kind": "WasmPlugin",
+        "metadata": { "name": format!("ai-gateway-{}", config["name"].as_str()?),
+                      "namespace": "ai-gateway" },
+        "spec": {
+            "selector": { "matchLabels": { "istio": "ai-gateway" } },
+            "url": format!("file://{}", config["vm_config"]["code"]["local"]["filename"].as_str()?),
+            "pluginName": config["root_id"],
+            "failStrategy": "FAIL_RELOAD",
+            "pluginConfig": plugin_config,
+        }
+    }))
+}
+
+/// Why wasm-filters.yaml is an EnvoyFilter: the same plugins as WasmPlugins, configured exactly as
+/// istiod generates them, load, and a filter answers what it answers at the request headers (the
+/// RFC 9728 metadata), but a request the filter holds at its headers to read the body (authz, then
+/// mcp, on an MCP initialize with a valid token) never gets an answer: without
+/// `allow_on_headers_stop_iteration` Envoy stops the body from reaching the filter. When this test
+/// fails, Istio (or the adapter) lifted the limit and WasmPlugins can replace the EnvoyFilter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasm_plugins_as_istio_generates_them_hold_requests_forever() {
+    support::bounded(async {
+        let manifests = Manifests::load();
+        let upstreams = Upstreams::start().await;
+        let config = istio_bootstrap(&manifests, Filters::WasmPlugins, &upstreams);
+        assert!(!config
+            .to_string()
+            .contains("allow_on_headers_stop_iteration"));
+        let envoy =
+            Envoy::start_with_config(&Bootstrap::new(Some(Flavour::Wasm)), config.to_string())
+                .await
+                .unwrap_or_else(|e| panic!("Envoy loads the WasmPlugins' config: {e}"));
+        let gateway = envoy.gateway_url();
+        let metadata = http()
+            .get(format!(
+                "{gateway}/.well-known/oauth-protected-resource/mcp"
+            ))
+            .send()
+            .await
+            .expect("the gateway answers");
+        assert_eq!(metadata.status(), 200);
+        let held = reqwest::Client::new()
+            .post(format!("{gateway}/mcp"))
+            .timeout(Duration::from_secs(5))
+            .header("authorization", format!("Bearer {}", upstreams.token()))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(initialize())
+            .send()
+            .await;
+        assert!(
+            held.as_ref().is_err_and(reqwest::Error::is_timeout),
+            "the initialize was answered: {held:?}"
+        );
+    })
+    .await;
 }

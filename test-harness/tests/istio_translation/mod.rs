@@ -1,6 +1,7 @@
 //! What Istio makes of the manifests in `envoy/istio/`, reduced to the parts that reach Envoy, for
 //! tests/istio_manifests.rs (no Kubernetes here: this is the translation istiod and istio-agent
 //! would do for the `istio: ai-gateway` proxies, written down from Istio's pilot code):
+//! - a WasmPlugin becomes an `envoy.filters.http.wasm` filter (see [`wasm_plugin_filter`]);
 //! - an EnvoyFilter patch is applied to the gateway's listener: HTTP_FILTER INSERT_BEFORE the
 //!   router, HTTP_ROUTE INSERT_FIRST into the route table (anything else fails the test);
 //! - a VirtualService route (uri prefix, rewrite, one destination) becomes an Envoy route to the
@@ -8,6 +9,8 @@
 //! - the pod annotation `proxy.istio.io/config` `proxyStatsMatcher` joins Istio's default stats
 //!   inclusions in `stats_config.stats_matcher`; the `sidecar.istio.io/bootstrapOverride`
 //!   ConfigMap's `custom_bootstrap.json` is merged into the bootstrap (repeated fields appended).
+
+use std::path::Path;
 
 use ai_gateway_test_harness::paths;
 use serde::Deserialize;
@@ -189,4 +192,48 @@ pub fn outbound_clusters(config: &Value) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+/// The HTTP filter istiod generates (and delivers over ECDS) for a WasmPlugin, its code loaded
+/// from `wasm_file` (pilot's WasmPluginWrapper.buildPluginConfig): root_id = pluginName,
+/// configuration = pluginConfig as JSON in a StringValue, a V8 VM with the resource-version
+/// environment variable, failStrategy → failure_policy, and nothing else — in particular no
+/// `allow_on_headers_stop_iteration`, which the WasmPlugin API has no field for.
+pub fn wasm_plugin_filter(plugin: &Value, wasm_file: &Path) -> Value {
+    let spec = &plugin["spec"];
+    let name = format!(
+        "{}.{}",
+        plugin["metadata"]["namespace"]
+            .as_str()
+            .expect("a namespace"),
+        plugin["metadata"]["name"].as_str().expect("a name")
+    );
+    let failure_policy = match spec["failStrategy"].as_str().unwrap_or("FAIL_CLOSE") {
+        "FAIL_OPEN" => "FAIL_OPEN",
+        "FAIL_CLOSE" => "FAIL_CLOSED",
+        "FAIL_RELOAD" => "FAIL_RELOAD",
+        other => panic!("{name}: unknown failStrategy {other}"),
+    };
+    json!({
+        "name": format!("extensions.istio.io/wasmplugin/{name}"),
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": name,
+                "root_id": spec["pluginName"],
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": spec["pluginConfig"].to_string(),
+                },
+                "vm_config": {
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": { "local": { "filename": wasm_file.display().to_string() } },
+                    "environment_variables": {
+                        "key_values": { "ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION": "1" }
+                    }
+                },
+                "failure_policy": failure_policy,
+            }
+        }
+    })
 }
