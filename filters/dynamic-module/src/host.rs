@@ -93,6 +93,29 @@ impl<'a> EnvoyHost<'a> {
             abi::envoy_dynamic_module_callback_http_get_body_chunks_size(self.envoy, received) > 0
         }
     }
+
+    /// The header map's entries (views into Envoy's buffers, valid for the current hook).
+    fn header_entries(&self, dir: Direction) -> Vec<abi::EnvoyHttpHeader> {
+        // SAFETY: `envoy` is valid for the current hook; the array is sized by Envoy's count.
+        unsafe {
+            let count = abi::envoy_dynamic_module_callback_http_get_headers_size(
+                self.envoy,
+                header_type(dir),
+            );
+            if count == 0 {
+                return Vec::new();
+            }
+            let mut entries = vec![abi::EnvoyHttpHeader::empty(); count];
+            if !abi::envoy_dynamic_module_callback_http_get_headers(
+                self.envoy,
+                header_type(dir),
+                entries.as_mut_ptr(),
+            ) {
+                return Vec::new();
+            }
+            entries
+        }
+    }
 }
 
 fn header_type(dir: Direction) -> HttpHeaderType {
@@ -218,32 +241,34 @@ impl Host for EnvoyHost<'_> {
         }
     }
 
-    fn headers(&self, dir: Direction) -> Vec<(String, String)> {
-        // SAFETY: `envoy` is valid for the current hook; the array is sized by Envoy's count.
-        unsafe {
-            let count = abi::envoy_dynamic_module_callback_http_get_headers_size(
-                self.envoy,
-                header_type(dir),
-            );
-            if count == 0 {
-                return Vec::new();
-            }
-            let mut entries = vec![abi::EnvoyHttpHeader::empty(); count];
-            if !abi::envoy_dynamic_module_callback_http_get_headers(
-                self.envoy,
-                header_type(dir),
-                entries.as_mut_ptr(),
-            ) {
-                return Vec::new();
-            }
-            entries
-                .iter()
-                .map(|entry| {
-                    let (key, value) = entry.as_pair();
-                    (lossy(key), lossy(value))
-                })
-                .collect()
+    fn header_values(&self, dir: Direction, names: &[&str]) -> Vec<Option<String>> {
+        // One lookup is one `get_header`; for several, one fetch of the whole map is cheaper
+        // than a by-name lookup each (Envoy lowercases the name and scans the map per call).
+        if names.len() < 2 {
+            return names.iter().map(|name| self.header(dir, name)).collect();
         }
+        let entries = self.header_entries(dir);
+        names
+            .iter()
+            .map(|name| {
+                entries.iter().find_map(|entry| {
+                    // SAFETY: Envoy keeps the map's buffers valid for the current hook.
+                    let (key, value) = unsafe { entry.as_pair() };
+                    (key == name.as_bytes()).then(|| lossy(value))
+                })
+            })
+            .collect()
+    }
+
+    fn headers(&self, dir: Direction) -> Vec<(String, String)> {
+        self.header_entries(dir)
+            .iter()
+            .map(|entry| {
+                // SAFETY: Envoy keeps the map's buffers valid for the current hook.
+                let (key, value) = unsafe { entry.as_pair() };
+                (lossy(key), lossy(value))
+            })
+            .collect()
     }
 
     fn set_header(&mut self, dir: Direction, name: &str, value: &str) {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
+use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel, MetadataSink};
 
 use crate::config::GuardSettings;
 use crate::headers::{CLIENT_FORBIDDEN, MODEL_NAME, SERVED};
@@ -86,7 +86,9 @@ impl HttpFilter for GuardFilter {
     }
 
     fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
-        if !self.settings.expose_served_endpoint {
+        // Only a flavour without dynamic metadata has the route stage set the header.
+        let header_set = host.capabilities().metadata_sink != MetadataSink::DynamicMetadata;
+        if header_set && !self.settings.expose_served_endpoint {
             host.remove_header(Direction::Response, SERVED);
         }
         Action::Continue
@@ -167,10 +169,12 @@ mod tests {
 
     #[test]
     fn the_served_header_is_removed_from_the_client_response() {
+        // Only the flavour without dynamic metadata (Wasm) has the route stage set it.
         let mut host = FakeHost {
             response_headers: vec![(SERVED.into(), "10.0.0.1:8000".into())],
             ..FakeHost::default()
         };
+        host.capabilities.metadata_sink = MetadataSink::FilterState;
         guard(None).on_response_headers(&mut host, false);
         assert_eq!(host.header(Direction::Response, SERVED), None);
     }

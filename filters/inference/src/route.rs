@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel};
+use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel, MetadataSink};
 
 use crate::config::{FailureMode, FinalHop, PoolSettings, RouteSettings};
 use crate::endpoint::join;
@@ -33,6 +33,16 @@ pub struct RouteFilter {
     picker_load: Option<(usize, i64)>,
     status: Option<u16>,
     usage: Option<UsageReader>,
+    /// Routing headers the request arrived with at this stage (the EPP's or a client's).
+    arrived: ArrivedHeaders,
+}
+
+/// The final-hop headers present when the route stage ran: only changed where they differ from
+/// what the stage decides (each header call crosses into Envoy).
+#[derive(Default)]
+struct ArrivedHeaders {
+    destination: Option<String>,
+    original_dst: bool,
 }
 
 impl RouteFilter {
@@ -48,6 +58,7 @@ impl RouteFilter {
             picker_load: None,
             status: None,
             usage: None,
+            arrived: ArrivedHeaders::default(),
         }
     }
 
@@ -70,11 +81,17 @@ impl RouteFilter {
         }
     }
 
-    /// Hands `endpoints` (in the pool, in preference order) to the final hop.
+    /// Hands `endpoints` (in the pool, in preference order) to the final hop, leaving only the
+    /// header that hop reads: this stage alone decides what the final hop sees.
     fn route(&mut self, host: &mut dyn Host, endpoints: &[SocketAddr]) -> Result<(), HostError> {
+        let mut keep_destination = false;
         match self.settings.final_hop {
             FinalHop::OverrideHost => {
-                host.set_header(Direction::Request, DESTINATION, &join(endpoints));
+                let value = join(endpoints);
+                if self.arrived.destination.as_deref() != Some(value.as_str()) {
+                    host.set_header(Direction::Request, DESTINATION, &value);
+                }
+                keep_destination = true;
             }
             FinalHop::OriginalDst => {
                 host.set_header(
@@ -82,6 +99,7 @@ impl RouteFilter {
                     ORIGINAL_DST_HOST,
                     &endpoints[0].to_string(),
                 );
+                self.arrived.original_dst = false;
             }
             FinalHop::HostOverride => {
                 if let Err(err) = host.set_upstream_override_host(&endpoints[0].to_string(), true) {
@@ -92,6 +110,12 @@ impl RouteFilter {
                     return Err(err);
                 }
             }
+        }
+        if self.arrived.destination.is_some() && !keep_destination {
+            host.remove_header(Direction::Request, DESTINATION);
+        }
+        if self.arrived.original_dst {
+            host.remove_header(Direction::Request, ORIGINAL_DST_HOST);
         }
         self.routed = Some(endpoints[0]);
         Ok(())
@@ -156,14 +180,17 @@ impl RouteFilter {
 impl HttpFilter for RouteFilter {
     fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         self.started_nanos = host.monotonic_nanos();
-        let [named_pool, header_pick] = host
-            .header_values(Direction::Request, &[POOL, DESTINATION])
+        let [named_pool, header_pick, original_dst] = host
+            .header_values(Direction::Request, &[POOL, DESTINATION, ORIGINAL_DST_HOST])
             .try_into()
             .unwrap_or_default();
+        self.arrived = ArrivedHeaders {
+            destination: header_pick.clone(),
+            original_dst: original_dst.is_some(),
+        };
         let pick = host.metadata(LB_NAMESPACE, DESTINATION).or(header_pick);
-        // Only this stage decides what the final hop sees.
-        for name in [POOL, DESTINATION, ORIGINAL_DST_HOST] {
-            host.remove_header(Direction::Request, name);
+        if named_pool.is_some() {
+            host.remove_header(Direction::Request, POOL);
         }
         let Some(pool) = self.select_pool(named_pool.as_deref()) else {
             host.log(
@@ -249,19 +276,20 @@ impl HttpFilter for RouteFilter {
         };
         // The host that answered (a retry may have moved past the first candidate), else the
         // first candidate handed over.
-        let served = host
-            .upstream_address()
-            .and_then(|a| crate::endpoint::parse_one(&a).ok())
-            .unwrap_or(routed);
+        let (served, text) = served_endpoint(host.upstream_address(), routed);
         self.served = Some(served);
-        let served = served.to_string();
+        let served = text.unwrap_or_else(|| served.to_string());
         let [status, content_type] = host
             .header_values(Direction::Response, &[":status", "content-type"])
             .try_into()
             .unwrap_or_default();
         self.status = status.and_then(|s| s.parse().ok());
         host.set_metadata(LB_NAMESPACE, SERVED, &served);
-        host.set_header(Direction::Response, SERVED, &served);
+        if host.capabilities().metadata_sink != MetadataSink::DynamicMetadata {
+            // Envoy's header_to_metadata turns this into the `envoy.lb` entry the EPP reads,
+            // which this flavour cannot write itself (the guard stage removes it again).
+            host.set_header(Direction::Response, SERVED, &served);
+        }
         self.usage = Some(UsageReader::new(
             content_type.as_deref().unwrap_or(""),
             self.settings.max_body_bytes,
@@ -283,18 +311,14 @@ impl HttpFilter for RouteFilter {
         if self.routed.is_none() {
             return;
         }
-        let pool = self.pool().pool.name.clone();
-        let endpoint = self.endpoint_tag().to_string();
+        let pool = self.pool().pool.name.as_str();
+        let endpoint = self.endpoint_tag();
         let outcome = metrics::outcome(self.status);
-        host.counter_add(metrics::REQUESTS_TOTAL, &[&pool, &endpoint, outcome], 1);
+        host.counter_add(metrics::REQUESTS_TOTAL, &[pool, endpoint, outcome], 1);
         let elapsed_ms = host.monotonic_nanos().saturating_sub(self.started_nanos) / 1_000_000;
-        host.histogram_record(
-            metrics::REQUEST_DURATION_MS,
-            &[&pool, &endpoint],
-            elapsed_ms,
-        );
+        host.histogram_record(metrics::REQUEST_DURATION_MS, &[pool, endpoint], elapsed_ms);
         if let Some(usage) = self.usage.as_ref().and_then(UsageReader::finish) {
-            let tags = |kind| [pool.as_str(), endpoint.as_str(), kind];
+            let tags = |kind| [pool, endpoint, kind];
             host.counter_add(metrics::TOKENS_TOTAL, &tags("prompt"), usage.prompt_tokens);
             host.counter_add(
                 metrics::TOKENS_TOTAL,
@@ -302,5 +326,21 @@ impl HttpFilter for RouteFilter {
                 usage.completion_tokens,
             );
         }
+    }
+}
+
+/// The endpoint that answered (Envoy's upstream address; a retry may have moved past the first
+/// candidate), else the first candidate handed over; with Envoy's own text of the address when
+/// that is already the canonical form (saves formatting it again).
+fn served_endpoint(upstream: Option<String>, routed: SocketAddr) -> (SocketAddr, Option<String>) {
+    let Some(text) = upstream else {
+        return (routed, None);
+    };
+    match text.parse::<SocketAddr>() {
+        Ok(raw) if raw.port() != 0 => {
+            let served = crate::endpoint::canonical(raw);
+            (served, (served == raw).then_some(text))
+        }
+        _ => (routed, None),
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ai_gateway_core::fake_host::FakeHost;
-use ai_gateway_core::{Action, Direction, Host, HttpFilter};
+use ai_gateway_core::{Action, Direction, Host, HttpFilter, MetadataSink};
 
 use crate::config::{RouteSettings, Settings};
 use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED};
@@ -93,7 +93,6 @@ fn an_epp_pick_outside_the_pool_is_refused_with_fail_close() {
     let reply = host.local_reply.clone().expect("a local reply");
     assert_eq!(reply.status, 503);
     assert!(String::from_utf8_lossy(&reply.body).contains("outside the pool"));
-    assert_eq!(host.header(Direction::Request, DESTINATION), None);
     assert_eq!(decisions(&host, "fail_close"), 1);
 }
 
@@ -187,10 +186,8 @@ fn the_served_endpoint_is_reported_and_counted_with_tokens() {
             .map(String::as_str),
         Some("127.0.0.3:8000")
     );
-    assert_eq!(
-        host.header(Direction::Response, SERVED).as_deref(),
-        Some("127.0.0.3:8000")
-    );
+    // The dynamic module writes the metadata itself: no header for header_to_metadata.
+    assert_eq!(host.header(Direction::Response, SERVED), None);
     host.response_body =
         br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.to_vec();
     filter.on_response_body(&mut host, true);
@@ -275,4 +272,18 @@ fn host_override_where_the_flavour_cannot_is_a_500_not_a_silent_fallback() {
     let reply = host.local_reply.clone().expect("a local reply");
     assert_eq!(reply.status, 500);
     assert_eq!(reply.details, "inference_final_hop_unavailable");
+}
+
+#[test]
+fn without_dynamic_metadata_the_served_endpoint_also_goes_in_a_response_header() {
+    let mut host = with_pick("127.0.0.3:8000");
+    host.capabilities.metadata_sink = MetadataSink::FilterState;
+    let mut filter = RouteFilter::new(close());
+    filter.on_request_headers(&mut host, true);
+    host.response_headers = vec![(":status".into(), "200".into())];
+    filter.on_response_headers(&mut host, false);
+    assert_eq!(
+        host.header(Direction::Response, SERVED).as_deref(),
+        Some("127.0.0.3:8000")
+    );
 }

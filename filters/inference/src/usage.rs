@@ -13,11 +13,6 @@ pub struct Usage {
 }
 
 #[derive(Deserialize)]
-struct WithUsage {
-    usage: Option<RawUsage>,
-}
-
-#[derive(Deserialize)]
 struct RawUsage {
     #[serde(default)]
     prompt_tokens: u64,
@@ -95,12 +90,61 @@ impl UsageReader {
     }
 }
 
+/// The `usage` of a completion (or chunk). Only the `usage` value is parsed: a byte scan finds
+/// it among the top-level keys, skipping strings and nested values, which costs a fraction of
+/// deserializing the choices around it (this runs on every answer).
 fn decode(json: &[u8]) -> Option<Usage> {
-    let raw = serde_json::from_slice::<WithUsage>(json).ok()?.usage?;
+    let start = top_level_value(json, b"usage")?;
+    // What follows the value (the rest of the object) is not read: no `end()` check.
+    let mut value = serde_json::Deserializer::from_slice(&json[start..]);
+    let raw = Option::<RawUsage>::deserialize(&mut value).ok()??;
     Some(Usage {
         prompt_tokens: raw.prompt_tokens,
         completion_tokens: raw.completion_tokens,
     })
+}
+
+/// Offset just past `"key":` among the keys of the top-level object of `json`, if present.
+fn top_level_value(json: &[u8], key: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                let start = i + 1;
+                i = string_end(json, start)?;
+                if depth == 1 && &json[start..i] == key {
+                    let colon = i
+                        + 1
+                        + json[i + 1..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace())
+                            .count();
+                    if json.get(colon) == Some(&b':') {
+                        return Some(colon + 1);
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the quote closing the string whose first byte is at `start`.
+fn string_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -170,5 +214,42 @@ mod tests {
         let mut reader = UsageReader::new("text/event-stream", 4096);
         reader.feed(b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n");
         assert_eq!(reader.finish(), None);
+    }
+
+    #[test]
+    fn only_the_top_level_usage_is_read() {
+        let usage = |p, c| {
+            Some(Usage {
+                prompt_tokens: p,
+                completion_tokens: c,
+            })
+        };
+        let cases: &[(&str, Option<Usage>)] = &[
+            (JSON_ANSWER, usage(9, 12)),
+            // A nested `usage` (in a tool call's arguments, say) is not the answer's.
+            (
+                r#"{"choices":[{"usage":{"prompt_tokens":1}}],"usage":{"prompt_tokens":2}}"#,
+                usage(2, 0),
+            ),
+            (r#"{"choices":[{"usage":{"prompt_tokens":1}}]}"#, None),
+            // Quotes and the key's name inside strings do not confuse the scan.
+            (
+                r#"{"c":"say \"usage\": {\"prompt_tokens\":7}","usage" : {"completion_tokens":5}}"#,
+                usage(0, 5),
+            ),
+            (
+                r#"{"c":"\\","usage":{"prompt_tokens":4,"completion_tokens":1}}"#,
+                usage(4, 1),
+            ),
+            (r#"{"usage":"usage"}"#, None),
+            (r#"{"usage":null}"#, None),
+            (r#"{"usage""#, None),
+            (r#"["usage",{"prompt_tokens":1}]"#, None),
+            (r#"{"a":"unterminated"#, None),
+            ("", None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(decode(json.as_bytes()), *want, "{json}");
+        }
     }
 }

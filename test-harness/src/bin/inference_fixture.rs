@@ -5,16 +5,17 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use ai_gateway_test_harness::inference::{FakeEpp, InferenceBootstrap, InferencePool, Pick};
-use ai_gateway_test_harness::{Flavour, HarnessError};
+use ai_gateway_test_harness::{Artifacts, Flavour, HarnessError};
 
 const USAGE: &str = "\
 usage:
   inference_fixture epp --pick ADDR:PORT
       serves a fake EPP on a free loopback port, prints `EPP <addr>`, runs until killed
-  inference_fixture render --flavour bare|dynmod|wasm --listen ADDR:PORT --admin ADDR:PORT
+  inference_fixture render --flavour bare|dynmod|wasm|dynmod-empty|wasm-empty --listen ADDR:PORT --admin ADDR:PORT
                            --epp ADDR:PORT --member ADDR:PORT
       prints the inference bootstrap: guard + ext_proc (the EPP) + route stage, one pool of
-      one member; `bare` renders ext_proc and the EPP without the inference filter";
+      one member; `bare` renders ext_proc and the EPP without the inference filter, `*-empty`
+      the do-nothing `empty` filter (diagnostics build) in the two stages' places";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -57,15 +58,22 @@ async fn epp(args: &[String]) -> Result<(), HarnessError> {
 
 fn render(args: &[String]) -> Result<(), HarnessError> {
     let flavour_name = value(args, "--flavour")?;
-    let (flavour, gateway_filters) = match flavour_name {
-        "bare" => (Flavour::DynamicModule, false),
-        other => (other.parse()?, true),
+    let (flavour, gateway_filters, floor) = match flavour_name {
+        "bare" => (Flavour::DynamicModule, false, false),
+        other => match other.strip_suffix("-empty") {
+            Some(flavour) => (flavour.parse()?, true, true),
+            None => (other.parse()?, true, false),
+        },
     };
     let pool = InferencePool::new("bench", addr(args, "--epp")?, &[addr(args, "--member")?]);
     let mut bootstrap = InferenceBootstrap::new(flavour, vec![pool]);
     bootstrap.listener = addr(args, "--listen")?;
     bootstrap.admin = addr(args, "--admin")?;
     bootstrap.gateway_filters = gateway_filters;
+    bootstrap.floor = floor;
+    if floor {
+        bootstrap.artifacts = Artifacts::Diagnostics;
+    }
     print!("{}", bootstrap.render()?);
     Ok(())
 }

@@ -101,6 +101,9 @@ pub struct InferenceBootstrap {
     /// The inference filter's two stages in the chain; without, ext_proc and the EPP alone
     /// (override_host then trusts the EPP's header as is: the benchmark's baseline).
     pub gateway_filters: bool,
+    /// The two stages' places taken by the do-nothing `empty` filter (diagnostics build): the
+    /// floor Envoy's filter machinery costs before any inference logic, for the benchmark.
+    pub floor: bool,
     /// Envoy worker threads.
     pub concurrency: u32,
 }
@@ -118,6 +121,7 @@ impl InferenceBootstrap {
             listener: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             admin: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             gateway_filters: true,
+            floor: false,
             concurrency: 1,
         }
     }
@@ -230,7 +234,7 @@ impl InferenceBootstrap {
             .set("BODY_MODE", body_mode);
         out.push_str(&render_file("inference-filter-ext-proc.yaml", &values)?);
         if self.gateway_filters {
-            if self.flavour == Flavour::Wasm {
+            if self.flavour == Flavour::Wasm && !self.floor {
                 // Proxy-wasm cannot write dynamic metadata: the served header becomes envoy.lb
                 // metadata here, on its way back to ext_proc.
                 out.push_str(&render_file(
@@ -244,14 +248,19 @@ impl InferenceBootstrap {
     }
 
     fn gateway_filter(&self, config: &Value) -> Result<String, HarnessError> {
+        let (name, config) = if self.floor {
+            ("empty", &json!({}))
+        } else {
+            ("inference", config)
+        };
         let values = match self.flavour {
             Flavour::DynamicModule => Values::new()
-                .set("FILTER_NAME", "inference")
+                .set("FILTER_NAME", name)
                 .set("FILTER_CONFIG", yaml_string(&config.to_string())),
             Flavour::Wasm => {
-                let plugin = json!({ "filter": "inference", "config": config });
+                let plugin = json!({ "filter": name, "config": config });
                 Values::new()
-                    .set("FILTER_NAME", "inference")
+                    .set("FILTER_NAME", name)
                     .set(
                         "WASM_FILE",
                         paths::wasm_plugin(self.artifacts)?.display().to_string(),
