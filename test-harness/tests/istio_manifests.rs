@@ -1,19 +1,25 @@
 //! The Istio manifests in `envoy/istio/` cannot rot: for each flavour, the Envoy config they
-//! carry (the flavour's EnvoyFilter filter patches, the route patches and VirtualService, the
-//! stats matcher annotation and the bootstrap override) is placed into a gateway bootstrap the
-//! way Istio would patch it (tests/istio_translation), real Envoy 1.40 loads it, and every filter serves a request: authz answers its metadata document
-//! and refuses a request without a token, mcp lists a real MCP server's tools, a2a rewrites an
-//! agent card, llm translates an OpenAI chat completion for Anthropic. The metrics then show
-//! under the same Prometheus names and labels as in the shipped bootstraps, and the stats Istio
-//! would drop stay dropped. No Kubernetes here: the clusters Istio would generate for the
-//! manifests' Services (`outbound|<port>||<host>`) point at local fakes.
+//! carry (the flavour's EnvoyFilter filter patches, the route and cluster patches and the
+//! VirtualService, the stats matcher annotation and the bootstrap override) is placed into a
+//! gateway bootstrap the way Istio would patch it (tests/istio_translation), real Envoy 1.40
+//! loads it, and every filter serves a request: authz answers its metadata document and refuses
+//! a request without a token, mcp lists a real MCP server's tools, a2a rewrites an agent card,
+//! llm translates an OpenAI chat completion for Anthropic, and an inference completion reaches
+//! the pod the endpoint picker chose (through ext_proc and both inference stages). The metrics
+//! then show under the same Prometheus names and labels as in the shipped bootstraps, and the
+//! stats Istio would drop stay dropped. No Kubernetes here: the clusters Istio would generate
+//! for the manifests' Services (`outbound|<port>||<host>`) point at local fakes, and the
+//! inference pool's pod CIDR and port become the local model server's.
 
 mod istio_translation;
 mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use ai_gateway_test_harness::auth::TestKey;
+use ai_gateway_test_harness::inference::{FakeEpp, ModelServer, Pick};
 use ai_gateway_test_harness::{
     paths, Artifacts, Bootstrap, Envoy, FakeUpstream, Flavour, LlmFake, McpServerMode,
     PythonServer, Reply, DYNAMIC_MODULES_SEARCH_PATH,
@@ -39,12 +45,17 @@ struct Upstreams {
     mcp: PythonServer,
     agent: FakeUpstream,
     anthropic: LlmFake,
+    model: ModelServer,
+    epp: FakeEpp,
     key: TestKey,
 }
 
 impl Upstreams {
     async fn start() -> Upstreams {
         let key = TestKey::rsa("istio-test").expect("an RSA key");
+        let model = ModelServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .await
+            .expect("the model server starts");
         let jwks = json!({ "keys": [key.jwk()] }).to_string();
         Upstreams {
             idp: FakeUpstream::fixed(200, Some("application/json"), jwks)
@@ -59,8 +70,45 @@ impl Upstreams {
             anthropic: LlmFake::anthropic(ANTHROPIC_KEY)
                 .await
                 .expect("the Anthropic fake starts"),
+            epp: FakeEpp::start(Pick::Both(model.addr().to_string()))
+                .await
+                .expect("the EPP starts"),
+            model,
             key,
         }
+    }
+
+    /// The pool's pods are this test's model server: the route stage's pool (the manifests' pod
+    /// CIDR and target port, deployment-specific like cluster endpoints) becomes its address.
+    fn place_pool(&self, hcm: &mut Value) {
+        let mut placed = 0;
+        for filter in hcm["http_filters"].as_array_mut().expect("http_filters") {
+            let Some(stage) = filter.pointer_mut("/typed_config/extension_config/typed_config")
+            else {
+                continue;
+            };
+            let (text, plugin) = match stage.pointer_mut("/filter_config/value") {
+                Some(text) => (text, false),
+                None => (
+                    stage
+                        .pointer_mut("/config/configuration/value")
+                        .expect("a Wasm configuration"),
+                    true,
+                ),
+            };
+            let mut config: Value =
+                serde_json::from_str(text.as_str().expect("JSON")).expect("JSON");
+            let pool = if plugin {
+                &mut config["config"]["pools"][0]
+            } else {
+                &mut config["pools"][0]
+            };
+            pool["cidrs"] = json!([format!("{}/32", self.model.addr().ip())]);
+            pool["targetPorts"] = json!([self.model.addr().port()]);
+            *text = json!(config.to_string());
+            placed += 1;
+        }
+        assert_eq!(placed, 1, "one inference route stage");
     }
 
     /// The STATIC cluster standing in for Istio's outbound cluster `name`.
@@ -70,9 +118,20 @@ impl Upstreams {
             "outbound|8000||docs-mcp.ai-gateway.svc.cluster.local" => self.mcp.addr(),
             "outbound|9999||demo-agent.ai-gateway.svc.cluster.local" => self.agent.addr(),
             "outbound|443||api.anthropic.com" => self.anthropic.addr(),
+            "outbound|9002||vllm-epp.ai-gateway.svc.cluster.local" => self.epp.addr(),
             other => panic!("the manifests use cluster {other}, which this test does not provide"),
         };
+        // Istio speaks HTTP/2 to a Service port named grpc: the EPP's.
+        let http2 = json!({ "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": { "http2_protocol_options": {} } } });
+        let options = if name.contains("-epp.") {
+            http2
+        } else {
+            json!({})
+        };
         json!({
+            "typed_extension_protocol_options": options,
             "name": name,
             "type": "STATIC",
             "connect_timeout": "2s",
@@ -191,11 +250,19 @@ fn istio_bootstrap(manifests: &Manifests, filters: Filters, upstreams: &Upstream
                 manifests.named("EnvoyFilter", "ai-gateway-wasm-filters"),
                 hcm,
             );
+            apply_envoy_filter(
+                manifests.named("EnvoyFilter", "ai-gateway-inference-wasm"),
+                hcm,
+            );
             // The pod's file is the one the init container copies into the volume; here, the build.
             let wasm = paths::wasm_plugin(Artifacts::Release).expect("scripts/build ran");
             for filter in hcm["http_filters"].as_array_mut().expect("http_filters") {
-                let local = "/typed_config/config/vm_config/code/local/filename";
-                if let Some(file) = filter.pointer_mut(local) {
+                let local = "/config/vm_config/code/local/filename";
+                let typed = match filter.pointer_mut("/typed_config/extension_config") {
+                    Some(wrapped) => &mut wrapped["typed_config"],
+                    None => &mut filter["typed_config"],
+                };
+                if let Some(file) = typed.pointer_mut(local) {
                     assert_eq!(*file, format!("{mount}/ai_gateway_wasm.wasm"));
                     *file = json!(wasm.display().to_string());
                 }
@@ -210,9 +277,16 @@ fn istio_bootstrap(manifests: &Manifests, filters: Filters, upstreams: &Upstream
         }
         Filters::Manifest(Flavour::DynamicModule) => {
             apply_envoy_filter(manifests.named("EnvoyFilter", "ai-gateway-filters"), hcm);
+            let inference = manifests.named("EnvoyFilter", "ai-gateway-inference-dynamic-module");
+            apply_envoy_filter(inference, hcm);
         }
     }
+    upstreams.place_pool(hcm);
     apply_envoy_filter(manifests.named("EnvoyFilter", "ai-gateway-routes"), hcm);
+    let mut added = apply_envoy_filter(
+        manifests.named("EnvoyFilter", "ai-gateway-inference-routes"),
+        hcm,
+    );
     let routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
         .as_array_mut()
         .expect("routes");
@@ -238,10 +312,11 @@ fn istio_bootstrap(manifests: &Manifests, filters: Filters, upstreams: &Upstream
     .expect("custom_bootstrap.json is JSON");
     merge_bootstrap(&mut bootstrap, &overlay);
 
-    let clusters: Vec<Value> = outbound_clusters(&bootstrap)
+    let mut clusters: Vec<Value> = outbound_clusters(&bootstrap)
         .iter()
         .map(|name| upstreams.cluster(name))
         .collect();
+    clusters.append(&mut added);
     bootstrap["static_resources"]["clusters"] = Value::Array(clusters);
     bootstrap
 }
@@ -333,6 +408,23 @@ async fn the_manifests_load_in_envoy_and_every_filter_serves(flavour: Flavour) {
     assert_eq!(upstream.len(), 1);
     assert_eq!(upstream[0].header("x-api-key"), Some(ANTHROPIC_KEY));
 
+    // inference: ext_proc asks the EPP, the route stage checks its pick, the pod answers.
+    let inference = http()
+        .post(format!("{gateway}/inference/v1/chat/completions"))
+        .header("authorization", &bearer)
+        .json(&json!({"model": "llama-3", "messages": [{"role": "user", "content": "Hello"}]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(inference.status(), 200, "{}", envoy.log());
+    let model = upstreams.model.addr().to_string();
+    assert_eq!(inference.headers()["x-served-by"], model.as_str());
+    assert_eq!(
+        upstreams.epp.exchanges().len(),
+        1,
+        "only the inference route meets the EPP"
+    );
+
     // Stats: the filters' series under their Prometheus names with labels; Envoy's own
     // connection-manager stats dropped by Istio's matcher.
     for (name, label, value) in [
@@ -340,6 +432,7 @@ async fn the_manifests_load_in_envoy_and_every_filter_serves(flavour: Flavour) {
         ("mcp_requests_total", "method", "tools/list"),
         ("a2a_cards_total", "agent", "demo"),
         ("llm_requests_total", "provider", "anthropic"),
+        ("inference_requests_total", "pool", "vllm"),
     ] {
         assert!(
             series_appears(&envoy, name, label, value).await,
@@ -483,9 +576,8 @@ async fn wasm_plugins_as_istio_generates_them_hold_requests_forever() {
         let manifests = Manifests::load();
         let upstreams = Upstreams::start().await;
         let config = istio_bootstrap(&manifests, Filters::WasmPlugins, &upstreams);
-        assert!(!config
-            .to_string()
-            .contains("allow_on_headers_stop_iteration"));
+        let mcp_plugin = "extensions.istio.io/wasmplugin/ai-gateway.ai-gateway-mcp";
+        assert!(config.to_string().contains(mcp_plugin), "{config:#}");
         let envoy =
             Envoy::start_with_config(&Bootstrap::new(Some(Flavour::Wasm)), config.to_string())
                 .await

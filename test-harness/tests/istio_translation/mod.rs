@@ -3,7 +3,8 @@
 //! would do for the `istio: ai-gateway` proxies, written down from Istio's pilot code):
 //! - a WasmPlugin becomes an `envoy.filters.http.wasm` filter (see [`wasm_plugin_filter`]);
 //! - an EnvoyFilter patch is applied to the gateway's listener: HTTP_FILTER INSERT_BEFORE the
-//!   router, HTTP_ROUTE INSERT_FIRST into the route table (anything else fails the test);
+//!   router, HTTP_ROUTE INSERT_FIRST into the route table, CLUSTER ADD (anything else fails the
+//!   test);
 //! - a VirtualService route (uri prefix, rewrite, one destination) becomes an Envoy route to the
 //!   outbound cluster `outbound|<port>||<host>`;
 //! - the pod annotation `proxy.istio.io/config` `proxyStatsMatcher` joins Istio's default stats
@@ -55,8 +56,10 @@ impl Manifests {
     }
 }
 
-/// Applies every patch of `envoy_filter` to the gateway's connection manager `hcm`.
-pub fn apply_envoy_filter(envoy_filter: &Value, hcm: &mut Value) {
+/// Applies every patch of `envoy_filter` to the gateway's connection manager `hcm`; returns the
+/// clusters it adds.
+pub fn apply_envoy_filter(envoy_filter: &Value, hcm: &mut Value) -> Vec<Value> {
+    let mut clusters = Vec::new();
     let name = envoy_filter["metadata"]["name"].as_str().unwrap_or("?");
     let patches = envoy_filter["spec"]["configPatches"]
         .as_array()
@@ -90,11 +93,13 @@ pub fn apply_envoy_filter(envoy_filter: &Value, hcm: &mut Value) {
                         .insert(0, value.clone());
                 }
             }
+            ("CLUSTER", "ADD") => clusters.push(value),
             (apply_to, operation) => {
                 panic!("EnvoyFilter {name}: {apply_to}/{operation} is not translated by this test")
             }
         }
     }
+    clusters
 }
 
 /// The Envoy routes of a VirtualService's `http` entries (prefix match, rewrite, one destination).
