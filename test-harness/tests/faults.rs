@@ -1,7 +1,7 @@
 //! Fault injection through real Envoy, once per flavour (`dynmod::*`, `wasm::*`): MCP backends and
 //! LLM providers that reset mid-stream, stall past the timeout or answer garbage (not JSON, an
 //! SSE stream closed mid-event, text/html), a JWKS endpoint down at startup, an EPP that hangs
-//! in front of a FailClose pool. Each time the client gets a well-formed error in its protocol
+//! in front of a FailClose pool (ignored: a finding, see its attribute). Each time the client gets a well-formed error in its protocol
 //! within the configured timeout, a metric counts it, and Envoy keeps serving: a normal request
 //! right after succeeds.
 //!
@@ -176,8 +176,6 @@ impl From<(u16, String, Result<String, String>, Duration)> for Answer {
     }
 }
 
-impl Answer {}
-
 // MCP: a faulty backend `faulty` (tool `flaky`) next to the Python SDK's session backend.
 
 /// What the faulty MCP backend does with `tools/list` and `tools/call`.
@@ -187,6 +185,7 @@ struct McpPlan {
     call: Misbehaviour,
 }
 
+/// The faulty backend and the session backend behind one Envoy with the mcp filter.
 struct McpFaults {
     plan: Arc<Mutex<McpPlan>>,
     _faulty: FaultyUpstream,
@@ -194,6 +193,8 @@ struct McpFaults {
     envoy: Envoy,
 }
 
+/// The faulty backend's answer: a proper MCP server's for the handshake, `plan`'s for lists and
+/// calls.
 fn mcp_answer(request: &RecordedRequest, plan: McpPlan) -> Fault {
     let message: Value = serde_json::from_slice(&request.body).unwrap_or_default();
     let id = message["id"].clone();

@@ -20,6 +20,7 @@ const TO_FAULTY_OPENAI: &str = "claude-sonnet-4-5";
 /// OpenAI clients ask for it; the healthy OpenAI fake serves it.
 const TO_HEALTHY: &str = "gpt-4o-mini";
 
+/// The faulty provider (as two providers, one per wire) and a healthy one behind one Envoy.
 struct LlmFaults {
     plan: Arc<Mutex<Misbehaviour>>,
     _faulty: FaultyUpstream,
