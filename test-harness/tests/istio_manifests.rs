@@ -27,8 +27,8 @@ use ai_gateway_test_harness::{
 use serde_json::{json, Value};
 
 use istio_translation::{
-    apply_envoy_filter, merge_bootstrap, outbound_clusters, stats_matcher, virtual_service_routes,
-    wasm_plugin_filter, Manifests,
+    apply_envoy_filter, as_wasm_plugin, gateway_bootstrap, merge_bootstrap, outbound_clusters,
+    stats_matcher, virtual_service_routes, wasm_plugin_filter, Manifests,
 };
 use support::{http, mcp_post};
 
@@ -152,46 +152,6 @@ impl Upstreams {
             "iss": ISSUER, "aud": AUDIENCE, "sub": "alice", "iat": now, "exp": now + 600
         }))
     }
-}
-
-/// An Istio gateway's listener on port 8080 before any patch: a route table whose requests
-/// match nothing get 404 (Istio's gateway answers so for unknown routes) and the router.
-fn gateway_bootstrap() -> Value {
-    json!({
-        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } },
-        "stats_flush_on_admin": true,
-        "layered_runtime": { "layers": [
-            { "name": "global config", "static_layer": {} },
-            { "name": "admin", "admin_layer": {} }
-        ] },
-        "static_resources": {
-            "listeners": [{
-                "name": "gateway",
-                "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } },
-                "filter_chains": [{ "filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "outbound_0.0.0.0_8080",
-                        "route_config": { "name": "http.8080", "virtual_hosts": [{
-                            "name": "*:8080",
-                            "domains": ["*"],
-                            "routes": [{
-                                "name": "no-route",
-                                "match": { "prefix": "/" },
-                                "direct_response": { "status": 404 }
-                            }]
-                        }] },
-                        "http_filters": [{
-                            "name": "envoy.filters.http.router",
-                            "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" }
-                        }]
-                    }
-                }] }]
-            }],
-            "clusters": []
-        }
-    })
 }
 
 /// The gateway Deployment's `istio-proxy` container and pod annotations.
@@ -541,27 +501,6 @@ fn the_bootstrap_override_carries_the_shipped_stat_tag_rules() {
         overlay["stats_config"]["stats_tags"],
         shipped["stats_config"]["stats_tags"]
     );
-}
-
-/// The WasmPlugin a user would write for the Wasm filter entry `filter` (same plugin, file and
-/// configuration); None for Envoy's own filters.
-fn as_wasm_plugin(filter: &Value) -> Option<Value> {
-    let config = filter.pointer("/typed_config/config")?;
-    let plugin_config: Value =
-        serde_json::from_str(config["configuration"]["value"].as_str()?).ok()?;
-    Some(json!({
-        "apiVersion": "extensions.istio.io/v1alpha1",
-        "kind": "WasmPlugin",
-        "metadata": { "name": format!("ai-gateway-{}", config["name"].as_str()?),
-                      "namespace": "ai-gateway" },
-        "spec": {
-            "selector": { "matchLabels": { "istio": "ai-gateway" } },
-            "url": format!("file://{}", config["vm_config"]["code"]["local"]["filename"].as_str()?),
-            "pluginName": config["root_id"],
-            "failStrategy": "FAIL_RELOAD",
-            "pluginConfig": plugin_config,
-        }
-    }))
 }
 
 /// Why wasm-filters.yaml is an EnvoyFilter: the same plugins as WasmPlugins, configured exactly as

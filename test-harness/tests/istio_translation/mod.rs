@@ -242,3 +242,64 @@ pub fn wasm_plugin_filter(plugin: &Value, wasm_file: &Path) -> Value {
         }
     })
 }
+
+/// An Istio gateway's listener on port 8080 before any patch: a route table whose requests
+/// match nothing get 404 (Istio's gateway answers so for unknown routes) and the router.
+pub fn gateway_bootstrap() -> Value {
+    json!({
+        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } },
+        "stats_flush_on_admin": true,
+        "layered_runtime": { "layers": [
+            { "name": "global config", "static_layer": {} },
+            { "name": "admin", "admin_layer": {} }
+        ] },
+        "static_resources": {
+            "listeners": [{
+                "name": "gateway",
+                "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } },
+                "filter_chains": [{ "filters": [{
+                    "name": "envoy.filters.network.http_connection_manager",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                        "stat_prefix": "outbound_0.0.0.0_8080",
+                        "route_config": { "name": "http.8080", "virtual_hosts": [{
+                            "name": "*:8080",
+                            "domains": ["*"],
+                            "routes": [{
+                                "name": "no-route",
+                                "match": { "prefix": "/" },
+                                "direct_response": { "status": 404 }
+                            }]
+                        }] },
+                        "http_filters": [{
+                            "name": "envoy.filters.http.router",
+                            "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" }
+                        }]
+                    }
+                }] }]
+            }],
+            "clusters": []
+        }
+    })
+}
+
+/// The WasmPlugin a user would write for the Wasm filter entry `filter` (same plugin, file and
+/// configuration); None for Envoy's own filters.
+pub fn as_wasm_plugin(filter: &Value) -> Option<Value> {
+    let config = filter.pointer("/typed_config/config")?;
+    let plugin_config: Value =
+        serde_json::from_str(config["configuration"]["value"].as_str()?).ok()?;
+    Some(json!({
+        "apiVersion": "extensions.istio.io/v1alpha1",
+        "kind": "WasmPlugin",
+        "metadata": { "name": format!("ai-gateway-{}", config["name"].as_str()?),
+                      "namespace": "ai-gateway" },
+        "spec": {
+            "selector": { "matchLabels": { "istio": "ai-gateway" } },
+            "url": format!("file://{}", config["vm_config"]["code"]["local"]["filename"].as_str()?),
+            "pluginName": config["root_id"],
+            "failStrategy": "FAIL_RELOAD",
+            "pluginConfig": plugin_config,
+        }
+    }))
+}
