@@ -1,5 +1,6 @@
 """Runs the gateway demo: Envoy with the filters on 127.0.0.1:$GATEWAY_PORT serving every
-capability at once, in front of demo upstreams:
+capability at once (the authz filter in front: tokens optional, verified against a demo IdP when
+sent), in front of demo upstreams:
   /mcp              three MCP servers (Python session-based, Python stateless, npm
                     server-everything) and a REST API as an OpenAPI backend, behind the mcp filter,
                     with CORS for browser clients
@@ -27,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from demo_tour import a2a_lines, inference_lines, llm_lines, mcp_lines
+from demo_tour import a2a_lines, authz_lines, inference_lines, llm_lines, mcp_lines
 from envoy_process import MCP_BACKENDS, envoy_binary, repo_root, start_mcp_backend, stop_child
 
 READY_TIMEOUT = 60.0
@@ -125,6 +126,7 @@ def main() -> None:
                 "openai": openai, "anthropic": anthropic,
                 "epp": fakes["epp"], "modelServers": fakes["modelServers"],
                 "corsOrigins": [o.strip() for o in origins.split(",") if o.strip()],
+                "idp": fakes["idp"],
             }
             (tmp / "upstreams.json").write_text(json.dumps(upstreams))
             config = Path(os.environ.get("DEMO_CONFIG", tmp / "envoy-demo.yaml")).absolute()
@@ -155,7 +157,7 @@ AI gateway demo ({flavour} flavour) — Ctrl-C to stop
   admin        http://127.0.0.1:{admin}   (ready: /ready, metrics: /stats/prometheus)
   config       {config}
   {running}
-{a2a_lines(base, admin, agent_port)}  MCP          {base}/mcp   (tools, prompts, resources of all backends, prefixed <backend>_<name>)
+{authz_lines(base, admin, fakes["idp"])}{a2a_lines(base, admin, agent_port)}  MCP          {base}/mcp   (tools, prompts, resources of all backends, prefixed <backend>_<name>)
     backends:  {", ".join(f"{n} 127.0.0.1:{p}/mcp" for n, p in mcp_ports.items())},
                clinic (OpenAPI: REST API https://127.0.0.1:{rest_port})
     browsers:  CORS allows {origins}

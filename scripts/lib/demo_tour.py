@@ -79,3 +79,16 @@ def a2a_lines(base: str, admin: int, agent_port: int) -> str:
                  {{"messageId":"m1","role":"ROLE_USER","parts":[{{"text":"hello gateway"}}]}}}}}}'
     metrics:   curl -s http://127.0.0.1:{admin}/stats/prometheus | grep a2a_
 """
+
+
+def authz_lines(base: str, admin: int, idp: dict) -> str:
+    """The authz filter in front of every route: tokens optional, a sent token must verify."""
+    return f"""  Auth         authz filter in front of every route: no token passes (anonymous), a token sent
+               must verify against the demo IdP's keys ({idp["jwksUrl"]}); its `sub` goes upstream as x-user
+    metadata:  curl -s {base}/.well-known/oauth-protected-resource/mcp
+    bad token: curl -si -H 'authorization: Bearer not-a-jwt' {base}/a2a/demo/.well-known/agent-card.json
+    demo token (valid for a day):
+      TOKEN={idp["token"]}
+      curl -s -H "authorization: Bearer $TOKEN" {base}/a2a/demo/.well-known/agent-card.json
+    metrics:   curl -s http://127.0.0.1:{admin}/stats/prometheus | grep authz_
+"""

@@ -1,5 +1,5 @@
 //! The demo gateway's bootstrap (scripts/demo): one Envoy listener serving every capability at
-//! once — `/mcp` (MCP servers and an OpenAPI REST API behind the mcp filter, CORS for browser
+//! once — authz in front (optional tokens, RFC 9728 metadata), `/mcp` (MCP servers and an OpenAPI REST API behind the mcp filter, CORS for browser
 //! clients), `/a2a/demo/` (a2a filter), `/v1/chat/completions` and `/v1/messages` (llm filter,
 //! to fake or real OpenAI and Anthropic) and `/inference/v1/…` (ext_proc + an endpoint picker +
 //! the inference filter's two stages, switched on only on that route).
@@ -41,6 +41,22 @@ pub enum DemoLlm {
     Real { api_key: String },
 }
 
+/// The identity provider whose keys the authz filter checks tokens with.
+#[derive(Debug, Clone)]
+pub struct DemoIdp {
+    /// Where its JWKS is served.
+    pub addr: SocketAddr,
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// Its JWKS URL (fetched through the `demo_idp` cluster).
+    pub jwks_url: String,
+}
+
+/// The `aud` the demo's authz filter accepts.
+pub const DEMO_AUDIENCE: &str = "ai-gateway-demo";
+/// The Envoy cluster of the demo's identity provider.
+const IDP_CLUSTER: &str = "demo_idp";
+
 /// The REST API behind the mcp filter's OpenAPI backend.
 #[derive(Debug, Clone)]
 pub struct DemoOpenApi {
@@ -73,6 +89,8 @@ pub struct DemoUpstreams {
     pub model_servers: Vec<SocketAddr>,
     /// Browser origins allowed on `/mcp` (CORS and the mcp filter's `allowedOrigins`).
     pub cors_origins: Vec<String>,
+    /// The identity provider of the authz filter (none: no authz filter).
+    pub idp: Option<DemoIdp>,
 }
 
 /// The demo's Envoy bootstrap for one flavour.
@@ -104,6 +122,7 @@ impl DemoBootstrap {
         let main = self.main_bootstrap()?.render()?;
         let mut bootstrap: Value = from_yaml("the main bootstrap", &main)?;
         self.add_inference(&mut bootstrap)?;
+        self.add_idp_cluster(&mut bootstrap)?;
         self.use_public_llm_clusters(&mut bootstrap)?;
         let yaml = serde_yaml_ng::to_string(&bootstrap)
             .map_err(|e| HarnessError::Usage(format!("writing the demo bootstrap: {e}")))?;
@@ -122,7 +141,11 @@ impl DemoBootstrap {
             .iter()
             .map(|(name, addr)| McpBackendRoute::new(name, *addr))
             .collect();
-        let mut bootstrap = Bootstrap::new(Some(self.flavour))
+        let mut bootstrap = Bootstrap::new(Some(self.flavour));
+        if let Some(idp) = &up.idp {
+            bootstrap = bootstrap.filter("authz", self.authz_config(idp));
+        }
+        let mut bootstrap = bootstrap
             .filter("mcp", self.mcp_config(&backends))
             .filter("a2a", a2a_config(std::slice::from_ref(&agent)))
             .filter("llm", self.llm_config())
@@ -153,6 +176,22 @@ impl DemoBootstrap {
             bootstrap = bootstrap.llm_provider(LlmProviderRoute::new(name, addr));
         }
         Ok(bootstrap)
+    }
+
+    /// Tokens are optional (anonymous requests pass); a token that is sent must verify, and its
+    /// subject reaches the upstreams as `x-user`. The RFC 9728 metadata names the MCP endpoint.
+    fn authz_config(&self, idp: &DemoIdp) -> Value {
+        json!({
+            "issuers": [idp.issuer],
+            "audiences": [DEMO_AUDIENCE],
+            "jwks": { "remote": { "cluster": IDP_CLUSTER, "url": idp.jwks_url } },
+            "allowAnonymous": true,
+            "claimHeaders": [{ "claim": "sub", "header": "x-user" }],
+            "resourceMetadata": {
+                "resource": format!("http://{}/mcp", self.listener),
+                "authorizationServers": [idp.issuer],
+            },
+        })
     }
 
     fn mcp_config(&self, backends: &[McpBackendRoute]) -> Value {
@@ -240,6 +279,23 @@ impl DemoBootstrap {
         routes.splice(0..0, route);
         let clusters = from_yaml_list("the inference clusters", &inference.clusters()?)?;
         array(&mut bootstrap["static_resources"], "clusters")?.extend(clusters);
+        Ok(())
+    }
+
+    /// The identity provider's cluster (the authz filter fetches its keys by callout).
+    fn add_idp_cluster(&self, bootstrap: &mut Value) -> Result<(), HarnessError> {
+        let Some(idp) = &self.upstreams.idp else {
+            return Ok(());
+        };
+        let values = Values::new()
+            .set("NAME", IDP_CLUSTER)
+            .set("ADDRESS", idp.addr.ip().to_string())
+            .set("PORT", idp.addr.port().to_string());
+        let cluster = from_yaml_list(
+            "the IdP cluster",
+            &render_template("cluster.yaml", &values)?,
+        )?;
+        array(&mut bootstrap["static_resources"], "clusters")?.extend(cluster);
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! scripts/demo serves every capability (issue 12's smoke test), once per flavour: the demo
 //! (scripts/lib/demo.py, with this build's `demo-gateway`) starts on free ports, each route answers
 //! once — MCP initialize, tools/list across the MCP servers and the OpenAPI backend, an OpenAPI
-//! tool call, a CORS preflight, the A2A card, an OpenAI chat completion and an Anthropic message
+//! tool call, a CORS preflight, authz's metadata and a refused and an accepted token, the A2A card, an OpenAI chat completion and an Anthropic message
 //! through the llm filter, an inference completion through the EPP, admin /ready — and the demo
 //! stops with every process it started.
 
@@ -173,6 +173,37 @@ async fn the_demo_serves_every_route(flavour: Flavour) {
         preflight.headers()["access-control-allow-origin"],
         "http://localhost:6274"
     );
+
+    // authz: its RFC 9728 document; a token that does not verify is refused, the demo's passes.
+    let metadata: Value = http()
+        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("a JSON document");
+    assert_eq!(metadata["resource"], format!("{base}/mcp"), "{metadata}");
+    let card_url = format!("{base}/a2a/demo/.well-known/agent-card.json");
+    let refused = http()
+        .get(&card_url)
+        .header("authorization", "Bearer not-a-jwt")
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(refused.status(), 401);
+    let token = demo
+        .output()
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("TOKEN=").map(str::to_string))
+        .expect("the tour prints the demo token");
+    let accepted = http()
+        .get(&card_url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(accepted.status(), 200);
 
     // A2A: the agent card points at the gateway.
     let card: Value = http()

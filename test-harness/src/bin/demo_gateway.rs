@@ -4,7 +4,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use ai_gateway_test_harness::demo::{DemoBootstrap, DemoLlm, DemoOpenApi, DemoUpstreams};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ai_gateway_test_harness::auth::{JwksServer, TestKey};
+use ai_gateway_test_harness::demo::{
+    DemoBootstrap, DemoIdp, DemoLlm, DemoOpenApi, DemoUpstreams, DEMO_AUDIENCE,
+};
 use ai_gateway_test_harness::inference::{FakeEpp, ModelServer, Pick};
 use ai_gateway_test_harness::{Flavour, HarnessError, LlmFake};
 use serde_json::{json, Value};
@@ -13,14 +18,17 @@ const USAGE: &str = "\
 usage:
   demo-gateway upstreams
       serves fake OpenAI and Anthropic APIs (keys demo-openai-key, demo-anthropic-key), two fake
-      model servers and a fake endpoint picker (EPP) choosing the first, on free loopback ports;
-      prints `UPSTREAMS <json>` (openai, anthropic, epp, modelServers) and runs until killed
+      model servers and a fake endpoint picker (EPP) choosing the first, and an identity
+      provider's JWKS with a key made for this run, on free loopback ports; prints
+      `UPSTREAMS <json>` (openai, anthropic, epp, modelServers, idp with a token valid for a day)
+      and runs until killed
   demo-gateway render --flavour dynmod|wasm --upstreams FILE [--listen ADDR:PORT] [--admin ADDR:PORT]
       prints the demo's Envoy bootstrap (default 127.0.0.1:10000, admin 127.0.0.1:9901). FILE is
       JSON: {\"agent\": ADDR, \"mcpBackends\": {NAME: ADDR}, \"mcpSessionKey\": B64,
       \"openapi\": {\"addr\": ADDR, \"caPemFile\": PATH, \"specFile\": PATH} (optional),
       \"openai\": {\"addr\": ADDR, \"apiKey\": KEY} or {\"apiKey\": KEY} (no addr: the real API),
-      \"anthropic\": likewise, \"epp\": ADDR, \"modelServers\": [ADDR], \"corsOrigins\": [ORIGIN]}
+      \"anthropic\": likewise, \"epp\": ADDR, \"modelServers\": [ADDR], \"corsOrigins\": [ORIGIN],
+      \"idp\": {\"addr\": ADDR, \"issuer\": URL, \"jwksUrl\": URL} (optional: the authz filter)}
       dynmod needs ENVOY_DYNAMIC_MODULES_SEARCH_PATH=<repo>/target/release in Envoy's environment";
 
 /// The fake providers' API keys (the llm filter sends them; the fakes check them).
@@ -53,11 +61,24 @@ async fn upstreams() -> Result<(), HarnessError> {
         ModelServer::start(loopback).await?,
     ];
     let epp = FakeEpp::start(Pick::Both(models[0].addr().to_string())).await?;
+    let idp = JwksServer::start().await?;
+    let key = TestKey::rsa("demo").map_err(|e| HarnessError::Usage(e.to_string()))?;
+    idp.publish(vec![key.jwk()]);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let token = key.sign(&json!({
+        "iss": idp.issuer(), "aud": DEMO_AUDIENCE, "sub": "demo-user",
+        "iat": now, "exp": now + 24 * 3600
+    }));
     let ready = json!({
         "openai": { "addr": openai.addr().to_string(), "apiKey": OPENAI_KEY },
         "anthropic": { "addr": anthropic.addr().to_string(), "apiKey": ANTHROPIC_KEY },
         "epp": epp.addr().to_string(),
         "modelServers": models.iter().map(|m| m.addr().to_string()).collect::<Vec<_>>(),
+        "idp": { "addr": idp.addr().to_string(), "issuer": idp.issuer(),
+                 "jwksUrl": idp.jwks_url(), "token": token },
     });
     println!("UPSTREAMS {ready}");
     std::future::pending::<()>().await;
@@ -121,6 +142,14 @@ fn upstreams_from(spec: &Value) -> Result<DemoUpstreams, HarnessError> {
     for server in spec["modelServers"].as_array().into_iter().flatten() {
         model_servers.push(addr("modelServers", server.as_str().unwrap_or_default())?);
     }
+    let idp = match &spec["idp"] {
+        Value::Null => None,
+        idp => Some(DemoIdp {
+            addr: at(idp, "addr")?,
+            issuer: text(idp, "issuer")?,
+            jwks_url: text(idp, "jwksUrl")?,
+        }),
+    };
     let cors_origins = spec["corsOrigins"]
         .as_array()
         .into_iter()
@@ -138,6 +167,7 @@ fn upstreams_from(spec: &Value) -> Result<DemoUpstreams, HarnessError> {
         epp: at(spec, "epp")?,
         model_servers,
         cors_origins,
+        idp,
     })
 }
 
