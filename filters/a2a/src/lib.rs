@@ -15,6 +15,8 @@ mod url;
 
 #[cfg(test)]
 mod fuzz_card_rewrite;
+#[cfg(test)]
+mod fuzz_methods;
 
 pub use config::{Settings, SignedCards};
 pub use filter::A2aFilter;

@@ -69,4 +69,6 @@ impl FilterFactory for InferenceFactory {
 #[cfg(test)]
 mod fuzz_endpoint;
 #[cfg(test)]
+mod fuzz_usage;
+#[cfg(test)]
 mod route_tests;
