@@ -103,11 +103,16 @@ fn fuzz_jsonrpc_mutated() {
         check(out.len() <= 4 * bytes.len() + 64, || {
             format!("{} bytes out of {}", out.len(), bytes.len())
         })?;
-        let again = parse(&out).map_err(|e| TestCaseError::fail(format!("re-parse: {e}")))?;
         let valid = |p: &Payload| match p {
             Payload::Single(m) => vec![m.clone()],
             Payload::Batch(items) => items.iter().filter_map(|i| i.clone().ok()).collect(),
         };
+        // A batch of only invalid members serializes as `[]` (invalid members are skipped),
+        // which is no batch: nothing to read back.
+        if valid(&payload).is_empty() {
+            return check(out == b"[]", || String::from_utf8_lossy(&out).into_owned());
+        }
+        let again = parse(&out).map_err(|e| TestCaseError::fail(format!("re-parse: {e}")))?;
         check(valid(&again) == valid(&payload), || {
             "re-parse differs".into()
         })
