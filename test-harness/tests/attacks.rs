@@ -31,6 +31,7 @@ per_flavour!(
     an_origin_outside_the_allowlist_is_403_and_counted,
     oversized_bodies_are_413_and_oversized_headers_431,
     json_nested_past_the_depth_bound_is_a_parse_error,
+    an_llm_body_100k_levels_deep_is_400_in_the_clients_format,
     a_crlf_in_a_tool_name_injects_no_header,
     an_sse_event_without_end_is_skipped_not_buffered,
     jwt_alg_confusion_is_401,
@@ -291,6 +292,28 @@ async fn json_nested_past_the_depth_bound_is_a_parse_error(flavour: Flavour) {
         2.0
     );
     refused_before_the_backend_and_still_serving(&backend, &envoy).await;
+}
+
+async fn an_llm_body_100k_levels_deep_is_400_in_the_clients_format(flavour: Flavour) {
+    let gateway = support::llm::LlmGateway::start(flavour).await;
+    let response = gateway
+        .post("/v1/chat/completions", "[".repeat(100_000))
+        .await;
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("an OpenAI error body");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    // Counted as the client's 4xx; an unreadable body names no provider or model.
+    let labels = [
+        ("provider", "none"),
+        ("model", "none"),
+        ("client_api", "openai"),
+        ("outcome", "4xx"),
+    ];
+    let counted = metric(&gateway.envoy, "llm_requests_total", &labels, 1.0).await;
+    let series = gateway.envoy.prometheus().await.expect("admin answers");
+    let series: Vec<_> = series.with_prefix("llm_requests_total").collect();
+    assert_eq!(counted, 1.0, "{series:?}");
+    assert!(gateway.anthropic.requests().is_empty() && gateway.openai.requests().is_empty());
 }
 
 async fn a_crlf_in_a_tool_name_injects_no_header(flavour: Flavour) {
