@@ -3,7 +3,8 @@
 //! elicitation requests mid-call and its roots request on the GET stream, and receives its
 //! progress notifications in order; a client's
 //! cancellation reaches the backend running the call; a thousand progress events stream through
-//! as they come, without Envoy holding them.
+//! as they come, without Envoy holding them. A 2026-07-28 client is asked the same questions
+//! through the session-based backend: bridged in the dynamic module, a JSON-RPC error in Wasm.
 
 mod support;
 
@@ -20,6 +21,7 @@ per_flavour!(
     elicitations_work_in_both_generations_with_python_backends,
     a_cancelled_call_is_cancelled_on_its_backend,
     progress_events_stream_through_as_they_come,
+    a_2026_client_is_asked_through_a_session_based_backend,
 );
 
 /// server-everything and the Python session backend behind Envoy with `extra` config, the
@@ -247,4 +249,45 @@ async fn progress_events_stream_through_as_they_come(flavour: Flavour) {
         "Envoy grew by {} bytes over {EVENTS} events",
         after.saturating_sub(before)
     );
+}
+
+/// A 2026-07-28 client in front of server-everything (session-based), whose tools ask the
+/// client mid-call. The dynamic module bridges: the backend's request reaches the client as an
+/// `InputRequiredResult`, the client's retry carries the answer back and resumes the call's
+/// stream. Wasm cannot hold the call: it ends at the gateway's timeout with a JSON-RPC error.
+async fn a_2026_client_is_asked_through_a_session_based_backend(flavour: Flavour) {
+    let gateway = relay_gateway(flavour, json!({"timeoutMs": 5000})).await;
+    let (expect, shown): (&str, &[&str]) = match flavour {
+        Flavour::DynamicModule => (
+            "bridged",
+            &[
+                "test_sampling_and_elicitation_reach_the_2026_client_and_the_tools_complete",
+                "test_a_forged_request_state_is_refused",
+            ],
+        ),
+        Flavour::Wasm => ("error", &["test_the_call_fails_with_a_json_rpc_error"]),
+    };
+    let url = gateway.url();
+    let run = pytest(
+        "test_mcp_bridge_input.py",
+        &[("MCP_URL", &url), ("MCP_EXPECT", expect)],
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.passed,
+        "bridged input suite ({expect}) failed:\n{}\nbackends:\n{}\nenvoy:\n{}",
+        run.output,
+        gateway.logs(),
+        gateway.envoy.log()
+    );
+    for test in shown {
+        assert!(
+            run.output
+                .lines()
+                .any(|line| line.starts_with("PASSED") && line.ends_with(&format!("::{test}"))),
+            "{test} did not run:\n{}",
+            run.output
+        );
+    }
 }

@@ -11,6 +11,7 @@
 
 mod answer_check;
 mod bridge;
+mod bridge_input;
 mod fanout;
 mod listen;
 mod openapi_call;
@@ -19,17 +20,9 @@ mod relay;
 mod replies;
 mod subscriptions;
 mod upstream;
+mod versions;
 
 use std::sync::Arc;
-
-use ai_gateway_core::jsonrpc::{
-    ErrorObject, Id, Message, Outcome, Request, Response, INTERNAL_ERROR, INVALID_REQUEST,
-    METHOD_NOT_FOUND,
-};
-use ai_gateway_core::{
-    Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel, StreamId,
-};
-use serde_json::json;
 
 use crate::bridged::ClientMeta;
 use crate::config::Settings;
@@ -39,11 +32,13 @@ use crate::metrics::{
     self, NO_BACKEND, NO_TOOL, REQUESTS_TOTAL, REQUEST_DURATION_MS, SESSIONS_TOTAL,
 };
 use crate::recovered::RecoveredSessions;
-use crate::routing::headers::{
-    self, McpHeaders, MODERN_PROTOCOL_VERSION, UNSUPPORTED_PROTOCOL_VERSION,
-};
+use crate::routing::headers::{self, McpHeaders};
 use crate::routing::{self, FanOutMethod, Listings, Route, SingleMethod, SingleTarget};
 use crate::session_token::SessionPayload;
+use ai_gateway_core::jsonrpc::{Id, Message, Request, INTERNAL_ERROR, METHOD_NOT_FOUND};
+use ai_gateway_core::{
+    Action, CalloutId, CalloutResult, Direction, Host, HttpFilter, LogLevel, StreamId,
+};
 use replies::Reply;
 
 /// The request header naming the backend's Envoy cluster; the MCP route forwards with
@@ -105,6 +100,8 @@ pub struct McpFilter {
     /// Rewrites a routed SSE answer: its server→client requests ([`relay`]), or a listen
     /// stream's events ([`subscriptions`]).
     events: Option<listen::Part>,
+    /// A bridged call that may ask the client for input ([`bridge_input`]).
+    input: Option<bridge_input::InputCall>,
     /// The backends' GET streams merged into this one ([`listen`]).
     merged: Option<listen::MergedStreams>,
     /// A `tools/call` sent to an OpenAPI backend's API ([`openapi_call`]).
@@ -144,6 +141,7 @@ impl McpFilter {
             client: None,
             routed_body: None,
             events: None,
+            input: None,
             merged: None,
             pending: None,
             tool_error: false,
@@ -317,6 +315,12 @@ impl McpFilter {
         if self.bridging(&backend.name) {
             // A session-based backend for a 2026-07-28 client: asked by callout (see [`bridge`]).
             self.backend = Some(index);
+            let params = request.params.as_ref();
+            if let Some(action) =
+                self.bridge_with_input(host, index, &request.id, params, &routed.body)
+            {
+                return action;
+            }
             return self.bridge_call(host, index, request.id.clone(), routed.body);
         }
         if host.header(Direction::Request, "mcp-name").is_some() {
@@ -389,49 +393,6 @@ impl McpFilter {
         host.clear_route_cache();
         self.phase = Phase::Forwarded;
         Action::Continue
-    }
-
-    /// A request in a protocol version the configuration does not offer: a 400 (as the spec
-    /// asks for an unsupported `MCP-Protocol-Version`; with 2026-07-28 offered, its
-    /// UnsupportedProtocolVersion error naming the supported versions), or method-not-found for
-    /// the 2026-07-28 probe `server/discover`, so that a client that probes falls back to
-    /// `initialize`.
-    fn unoffered_version(&self, version: Option<&str>, route: &Route, id: &Id) -> Option<Reply> {
-        let offered = &self.settings.protocol_versions;
-        if *route == Route::FanOut(FanOutMethod::ServerDiscover)
-            && !offered.contains(&MODERN_PROTOCOL_VERSION)
-        {
-            return Some(Reply::jsonrpc(
-                200,
-                id.clone(),
-                METHOD_NOT_FOUND,
-                "Method not found: server/discover (this gateway offers session-based protocol versions only)",
-            ));
-        }
-        let version = version.filter(|v| !offered.contains(v))?;
-        if *route == Route::FanOut(FanOutMethod::Initialize) {
-            return None;
-        }
-        let message = format!(
-            "Unsupported protocol version: {version} (supported: {})",
-            offered.join(", ")
-        );
-        if !offered.contains(&MODERN_PROTOCOL_VERSION) {
-            // Answered as a session-era server would: a client that speaks both generations
-            // reads a 400 without the 2026-07-28 error as "fall back to initialize".
-            return Some(Reply::jsonrpc(400, id.clone(), INVALID_REQUEST, message));
-        }
-        let mut error = ErrorObject::new(UNSUPPORTED_PROTOCOL_VERSION, message);
-        error.data = Some(json!({"requested": version, "supported": offered}));
-        let response = Response {
-            id: id.clone(),
-            outcome: Outcome::Error(error),
-        };
-        Some(Reply::from_response(
-            400,
-            response,
-            "mcp_unsupported_version",
-        ))
     }
 
     fn internal_error(&mut self, host: &mut dyn Host, id: Id, why: &str) -> Action {
@@ -549,12 +510,21 @@ impl HttpFilter for McpFilter {
     }
 
     fn on_callout_done(&mut self, host: &mut dyn Host, id: CalloutId, result: CalloutResult) {
+        if self.input_posted(host, id, &result) {
+            return;
+        }
         if !self.openapi_done(host, id, &result) {
             self.callout_done(host, id, result);
         }
     }
 
     fn on_stream_headers(&mut self, host: &mut dyn Host, id: StreamId, status: u16, end: bool) {
+        if self.input_headers(host, id, status) {
+            if end {
+                self.input_end(host, id);
+            }
+            return;
+        }
         self.merged_headers(host, id, status);
         if end {
             self.close_part(host, id);
@@ -562,6 +532,12 @@ impl HttpFilter for McpFilter {
     }
 
     fn on_stream_data(&mut self, host: &mut dyn Host, id: StreamId, data: &[u8], end: bool) {
+        if self.input_data(host, id, data) {
+            if end {
+                self.input_end(host, id);
+            }
+            return;
+        }
         self.merged_data(host, id, data);
         if end {
             self.close_part(host, id);
@@ -569,6 +545,9 @@ impl HttpFilter for McpFilter {
     }
 
     fn on_stream_end(&mut self, host: &mut dyn Host, id: StreamId, _reset: bool) {
+        if self.input_end(host, id) {
+            return;
+        }
         self.close_part(host, id);
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod cursor;
 pub mod event_rewrite;
 pub mod filter;
+pub mod input_state;
 pub mod listen_events;
 pub mod listing_cache;
 pub mod merge;

@@ -423,6 +423,7 @@ fn stream_done_records_once() {
 
 mod answer_check;
 mod bridge;
+mod bridge_input;
 mod fan_out;
 mod listen;
 mod openapi;

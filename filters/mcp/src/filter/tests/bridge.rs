@@ -3,7 +3,7 @@
 use super::*;
 use ai_gateway_core::{CalloutId, CalloutRequest, CalloutResponse};
 
-fn status(code: u16) -> CalloutResult {
+pub(super) fn status(code: u16) -> CalloutResult {
     Ok(CalloutResponse {
         status: code,
         headers: Vec::new(),
@@ -23,7 +23,7 @@ fn answer(body: Value, session: Option<&str>) -> CalloutResult {
     })
 }
 
-fn header<'a>(request: &'a CalloutRequest, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(request: &'a CalloutRequest, name: &str) -> Option<&'a str> {
     request
         .headers
         .iter()
@@ -31,12 +31,12 @@ fn header<'a>(request: &'a CalloutRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn body(request: &CalloutRequest) -> Value {
+pub(super) fn body(request: &CalloutRequest) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
 
 /// A 2026-07-28 request: headers and `_meta` as the SDK sends them.
-fn modern(method: &str, name: Option<&str>, params: Value) -> (FakeHost, String) {
+pub(super) fn modern(method: &str, name: Option<&str>, params: Value) -> (FakeHost, String) {
     let mut headers = vec![
         ("mcp-protocol-version", "2026-07-28"),
         ("mcp-method", method),
@@ -115,7 +115,8 @@ fn a_session_based_backend_is_learned_initialized_and_reused_for_routed_calls() 
     assert_eq!(host.counter(SESSIONS_TOTAL, &["upstream_bridged", "a"]), 1);
 
     // Another request of a client with the same capabilities: server/discover answers from
-    // the cached initialize result, a routed call goes by callout on the cached session.
+    // the cached initialize result, a routed call goes by callout on the cached session (a
+    // whole callout where callouts cannot stream: see bridge_input.rs for the other case).
     let mut filter = new_filter();
     let (mut host, request) = modern("server/discover", None, json!({}));
     send(&mut filter, &mut host, &request);
@@ -128,6 +129,7 @@ fn a_session_based_backend_is_learned_initialized_and_reused_for_routed_calls() 
         Some("a_echo"),
         json!({"name": "a_echo", "arguments": {}}),
     );
+    host.capabilities.streaming_callouts = false;
     assert_eq!(send(&mut filter, &mut host, &request), Action::Pause);
     let call = &host.callouts[0];
     assert_eq!(call.cluster, "mcp_a");
