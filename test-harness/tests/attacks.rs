@@ -33,6 +33,7 @@ per_flavour!(
     json_nested_past_the_depth_bound_is_a_parse_error,
     an_llm_body_100k_levels_deep_is_400_in_the_clients_format,
     a_crlf_in_a_tool_name_injects_no_header,
+    crlf_in_agent_card_fields_injects_no_header,
     an_sse_event_without_end_is_skipped_not_buffered,
     jwt_alg_confusion_is_401,
     a_client_chosen_destination_is_not_followed,
@@ -345,6 +346,31 @@ async fn a_crlf_in_a_tool_name_injects_no_header(flavour: Flavour) {
         !format!("{stats:?}").contains("x-injected"),
         "a tag holds the injected text"
     );
+}
+
+async fn crlf_in_agent_card_fields_injects_no_header(flavour: Flavour) {
+    let injected = "\r\nx-injected: 1";
+    let mut card = support::v1_card();
+    card["name"] = json!(format!("evil{injected}"));
+    card["supportedInterfaces"][1]["url"] =
+        json!(format!("{}/rest{injected}", support::AGENT_BASE));
+    let agent = FakeUpstream::fixed(200, Some("application/json"), card.to_string())
+        .await
+        .expect("the agent starts");
+    let envoy = support::gateway(flavour, agent.addr(), json!({})).await;
+    let url = format!(
+        "{}/a2a/demo/.well-known/agent-card.json",
+        envoy.gateway_url()
+    );
+    let response = http().get(url).send().await.expect("the gateway answers");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(!response.headers().contains_key("x-injected"));
+    let served: Value = response.json().await.expect("the card is JSON");
+    // The fields stay data inside the (rewritten) card: the CRLF is escaped JSON text.
+    assert_eq!(served["name"], card["name"]);
+    let rest = served["supportedInterfaces"][1]["url"].as_str().unwrap();
+    assert!(rest.ends_with(&format!("/rest{injected}")), "{rest}");
+    assert_eq!(support::cards(&envoy, "rewritten", 1.0).await, 1.0);
 }
 
 async fn an_sse_event_without_end_is_skipped_not_buffered(flavour: Flavour) {
