@@ -48,6 +48,9 @@ pub(super) struct CallStream {
     /// The first round's body (the client's id): asked again by [`super::bridge`] if the
     /// backend lost the bridged session.
     first: Option<Vec<u8>>,
+    /// The body while it has no SSE event: a backend may answer with plain JSON (bounded).
+    json: Option<Vec<u8>>,
+    max: usize,
 }
 
 impl McpFilter {
@@ -265,7 +268,17 @@ impl McpFilter {
         if *stream != id {
             return false;
         }
-        for event in call.parser.feed(data).into_iter().flatten() {
+        let events = call.parser.feed(data);
+        if !events.is_empty() {
+            call.json = None;
+        } else if let Some(json) = &mut call.json {
+            if json.len() + data.len() > call.max {
+                call.json = None;
+            } else {
+                json.extend_from_slice(data);
+            }
+        }
+        for event in events.into_iter().flatten() {
             if let Some(event_id) = &event.id {
                 call.last_event = event_id.clone();
             }
@@ -295,7 +308,14 @@ impl McpFilter {
         if !self.reads(id) {
             return false;
         }
-        if let Some(InputCall::Reading(_, call)) = self.input.take() {
+        if let Some(InputCall::Reading(_, mut call)) = self.input.take() {
+            let json = call.json.take().unwrap_or_default();
+            let answers_call = matches!(jsonrpc::parse_message(&json),
+                Ok(Message::Response(response)) if id_is(&response.id, &call.upstream));
+            if answers_call {
+                self.answer_call(host, call, &json);
+                return true;
+            }
             let backend = self.settings.backends[call.index].name.clone();
             let why = format!("backend {backend} ended the call without an answer");
             self.internal_error(host, call.client_id, &why);
@@ -386,8 +406,15 @@ impl CallStream {
             parser: SseParser::new(max),
             last_event: String::new(),
             first: None,
+            json: Some(Vec::new()),
+            max,
         }
     }
+}
+
+/// Whether a parsed id is the JSON value `upstream` (the gateway's ids are strings).
+fn id_is(id: &Id, upstream: &Value) -> bool {
+    matches!((id, upstream), (Id::String(a), Value::String(b)) if a == b)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -125,7 +125,7 @@ fn a_backends_request_is_asked_and_the_retry_resumes_the_call() {
 }
 
 #[test]
-fn forged_states_missing_answers_and_unresumable_streams_are_json_rpc_errors() {
+fn json_answers_forged_states_unresumable_streams_and_lost_sessions() {
     let new_filter = bridged_process();
     let forged = call_params(json!({"inputResponses": {}, "requestState": "mcpgw1.forged"}));
     let mut filter = new_filter();
@@ -157,6 +157,21 @@ fn forged_states_missing_answers_and_unresumable_streams_are_json_rpc_errors() {
     filter.on_stream_end(&mut host, StreamId(1), true);
     let (_, reply) = reply_json(&host);
     assert_eq!(reply["error"]["code"], -32603, "{reply}");
+    // A backend answering with plain JSON.
+    let mut filter = new_filter();
+    let (mut host, request) = modern("tools/call", Some("a_sample"), call_params(json!({})));
+    send(&mut filter, &mut host, &request);
+    let upstream_id = body(&host.streams[0])["id"].clone();
+    filter.on_stream_headers(&mut host, StreamId(1), 200, false);
+    let answer = json!({"jsonrpc": "2.0", "id": upstream_id, "result": {"content": []}});
+    let answer = answer.to_string().into_bytes();
+    let (head, tail) = answer.split_at(10);
+    filter.on_stream_data(&mut host, StreamId(1), head, false);
+    filter.on_stream_data(&mut host, StreamId(1), tail, true);
+    let (_, reply) = reply_json(&host);
+    assert_eq!(reply["id"], 3);
+    assert_eq!(reply["result"]["resultType"], "complete", "{reply}");
+
     // A lost bridged session: rebuilt (initialize by callout) and the call asked again.
     let mut filter = new_filter();
     let (mut host, request) = modern("tools/call", Some("a_sample"), call_params(json!({})));
