@@ -1,9 +1,9 @@
 //! Fault injection through real Envoy, once per flavour (`dynmod::*`, `wasm::*`): MCP backends and
 //! LLM providers that reset mid-stream, stall past the timeout or answer garbage (not JSON, an
 //! SSE stream closed mid-event, text/html), a JWKS endpoint down at startup, an EPP that hangs
-//! in front of a FailClose pool (ignored: a finding, see its attribute). Each time the client gets a well-formed error in its protocol
-//! within the configured timeout, a metric counts it, and Envoy keeps serving: a normal request
-//! right after succeeds.
+//! in front of a FailClose pool (the inference guard's eppTimeoutMs). Each time the client gets
+//! a well-formed error in its protocol within the configured timeout, a metric counts it, and
+//! Envoy keeps serving: a normal request right after succeeds.
 //!
 //! Covered elsewhere and not repeated here: a killed MCP backend (mcp_gateway.rs: left out of
 //! lists, failClosed error), an LLM stream cut after whole events or reset (llm_gateway.rs
@@ -54,7 +54,6 @@ per_flavour_with_attrs!(
     llm_provider_stalled_past_the_route_timeout,
     llm_provider_garbage_becomes_an_error_in_the_clients_format,
     jwks_down_at_startup_refuses_then_recovers,
-    #[ignore = "finding: ext_proc in FULL_DUPLEX_STREAMED mode (FailClose pools) does not time out a hung EPP; the request waits for the client to give up"]
     an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503,
 );
 

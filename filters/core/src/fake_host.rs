@@ -41,6 +41,9 @@ pub struct FakeHost {
     /// The streamed local response's body so far, and whether it ended.
     pub streamed_body: Vec<u8>,
     pub streamed_ended: bool,
+    /// The delay of the stream timer the filter armed last (tests fire it by calling
+    /// `on_timer` themselves).
+    pub timer_ms: Option<u64>,
     /// Dynamic metadata the filter may read, by (namespace, key).
     pub metadata_in: BTreeMap<(String, String), String>,
     /// Metadata the filter wrote, by (namespace, key).
@@ -88,6 +91,7 @@ impl Default for FakeHost {
             streamed_response: None,
             streamed_body: Vec::new(),
             streamed_ended: false,
+            timer_ms: None,
             metadata_in: BTreeMap::new(),
             metadata_out: BTreeMap::new(),
             counters: BTreeMap::new(),
@@ -280,9 +284,16 @@ impl Host for FakeHost {
     }
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
+        let key = (namespace.to_string(), key.to_string());
         self.metadata_in
-            .get(&(namespace.to_string(), key.to_string()))
+            .get(&key)
+            .or_else(|| self.metadata_out.get(&key))
             .cloned()
+    }
+
+    fn start_timer(&mut self, delay_ms: u64) -> Result<(), HostError> {
+        self.timer_ms = Some(delay_ms);
+        Ok(())
     }
 
     fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {

@@ -67,6 +67,10 @@ pub trait HttpFilter {
     /// A streamed callout is over: completed, or `reset` (failed, refused, cancelled).
     fn on_stream_end(&mut self, _host: &mut dyn Host, _id: StreamId, _reset: bool) {}
 
+    /// The timer armed with [`Host::start_timer`] fired. The stream may have moved on since it
+    /// was armed (even ended, where the flavour cannot cancel in time): check before acting.
+    fn on_timer(&mut self, _host: &mut dyn Host) {}
+
     /// The stream is finished (completed, reset or answered locally): the place to record
     /// latency and outcome metrics. Header and body access may no longer be available.
     fn on_stream_done(&mut self, _host: &mut dyn Host) {}

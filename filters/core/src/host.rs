@@ -187,7 +187,15 @@ pub trait Host {
         Err(HostError::NotAvailable("streamed local responses"))
     }
 
-    /// A string value of Envoy dynamic metadata `namespace/key`, if set.
+    /// Arms this stream's timer: [`crate::HttpFilter::on_timer`] runs once, about `delay_ms`
+    /// from now, on the stream's thread. One timer per stream: arming again replaces it. It never
+    /// fires after the stream was destroyed.
+    fn start_timer(&mut self, _delay_ms: u64) -> Result<(), HostError> {
+        Err(HostError::NotAvailable("stream timers"))
+    }
+
+    /// A string value of Envoy dynamic metadata `namespace/key`, if set; also what this
+    /// stream's filters wrote with [`Host::set_metadata`] where the sink is filter state.
     fn metadata(&self, namespace: &str, key: &str) -> Option<String>;
     /// Records a string for later filters, access logs and rate limiting; see [`MetadataSink`].
     fn set_metadata(&mut self, namespace: &str, key: &str, value: &str);

@@ -23,6 +23,9 @@ pub type HttpFilterConfigModulePtr = *const c_void;
 /// Envoy's scheduler of events for a config on the main thread (owned by the module until
 /// `..._config_scheduler_delete`).
 pub type HttpFilterConfigSchedulerPtr = *mut c_void;
+/// Envoy's scheduler of events for one stream on its worker thread (owned by the module until
+/// `..._http_filter_scheduler_delete`).
+pub type HttpFilterSchedulerPtr = *mut c_void;
 /// The module's per-route config (this module has none).
 pub type HttpFilterPerRouteConfigModulePtr = *const c_void;
 /// Envoy's `DynamicModuleHttpFilter`, valid until `on_http_filter_destroy`.
@@ -329,6 +332,19 @@ extern "C" {
     );
     pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
         scheduler: HttpFilterConfigSchedulerPtr,
+    );
+
+    // --- Stream scheduler: runs `on_http_filter_scheduled` on the stream's worker thread ---
+    pub fn envoy_dynamic_module_callback_http_filter_scheduler_new(
+        filter: HttpFilterEnvoyPtr,
+    ) -> HttpFilterSchedulerPtr;
+    /// Thread-safe: posts the event to the stream's worker dispatcher.
+    pub fn envoy_dynamic_module_callback_http_filter_scheduler_commit(
+        scheduler: HttpFilterSchedulerPtr,
+        event_id: u64,
+    );
+    pub fn envoy_dynamic_module_callback_http_filter_scheduler_delete(
+        scheduler: HttpFilterSchedulerPtr,
     );
 
     // --- Headers ---

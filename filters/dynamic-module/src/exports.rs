@@ -2,7 +2,7 @@
 //!
 //! Envoy 1.40 refuses an HTTP-filter module that lacks any hook it resolves as required, so
 //! every HTTP-filter hook the binary looks up is exported; the ones this adapter has no use for
-//! (stream schedulers, config-level callouts, watermarks, per-route config) do nothing. Every hook that runs
+//! (config-level streamed callouts, watermarks, per-route config) do nothing. Every hook that runs
 //! code runs it under [`guard::catch`], so a panic never unwinds into Envoy; the empty hooks and
 //! the constant `on_http_filter_local_reply` contain nothing that could panic.
 
@@ -47,8 +47,8 @@ unsafe fn run_stream(
     // SAFETY: per the contract above, `module` is our live, exclusively-used `Stream`: Envoy
     // calls a stream's hooks one at a time on its worker thread.
     let stream = &mut *(module as *mut Stream);
-    let (config, runner) = stream.split();
-    let mut host = EnvoyHost::new(envoy, &config.metrics);
+    let (config, runner, timer) = stream.split();
+    let mut host = EnvoyHost::new(envoy, &config.metrics).with_timer(timer);
     runner.run(&mut host, &config.filter_name, hook, phase, callback)
 }
 
@@ -390,13 +390,20 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_local_reply(
 
 // ------------------------------------- hooks for features this adapter does not use --
 
-/// No scheduler is ever created.
+/// A stream's timer fired (the only event a stream's scheduler carries, see `timer`).
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
-    _envoy: HttpFilterEnvoyPtr,
-    _module: HttpFilterModulePtr,
+    envoy: HttpFilterEnvoyPtr,
+    module: HttpFilterModulePtr,
     _event_id: u64,
 ) {
+    // SAFETY: as for every stream hook (Envoy runs the event only while the stream lives).
+    unsafe {
+        run_stream(envoy, module, "timer", Phase::Active, |f, h| {
+            f.on_timer(h);
+            Action::Continue
+        });
+    }
 }
 
 /// Only terminal filters receive watermark events; this module's filters are not terminal.

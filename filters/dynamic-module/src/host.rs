@@ -14,18 +14,33 @@ use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
 use crate::envoy_log;
 use crate::metrics::Metrics;
 use crate::shared_store;
+use crate::timer::StreamTimer;
 
 /// The host as seen from one hook of one stream. `envoy` is only valid during that hook,
 /// so an `EnvoyHost` is created per hook and never stored.
 pub struct EnvoyHost<'a> {
     envoy: abi::HttpFilterEnvoyPtr,
     metrics: &'a Metrics,
+    /// The stream's timer, when the hook runs for a stream that has one.
+    timer: Option<&'a mut StreamTimer>,
 }
 
 impl<'a> EnvoyHost<'a> {
     /// Wraps the filter pointer Envoy passed to the current hook.
     pub fn new(envoy: abi::HttpFilterEnvoyPtr, metrics: &'a Metrics) -> Self {
-        EnvoyHost { envoy, metrics }
+        EnvoyHost {
+            envoy,
+            metrics,
+            timer: None,
+        }
+    }
+
+    /// The host with the stream's timer, for `Host::start_timer`.
+    pub fn with_timer(self, timer: &'a mut StreamTimer) -> Self {
+        EnvoyHost {
+            timer: Some(timer),
+            ..self
+        }
     }
 
     /// Whether the current chunk is itself the buffered body (an earlier filter buffered and
@@ -505,6 +520,15 @@ impl Host for EnvoyHost<'_> {
                 "upstream override host (not an IP address, or no request in progress)",
             ))
         }
+    }
+
+    fn start_timer(&mut self, delay_ms: u64) -> Result<(), HostError> {
+        let timer = self
+            .timer
+            .as_deref_mut()
+            .ok_or(HostError::NotAvailable("stream timers outside a stream"))?;
+        // SAFETY: `envoy` is the filter pointer of the current hook of the timer's stream.
+        unsafe { timer.arm(self.envoy, std::time::Duration::from_millis(delay_ms)) }
     }
 
     fn set_metadata(&mut self, namespace: &str, key: &str, value: &str) {

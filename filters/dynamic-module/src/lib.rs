@@ -4,8 +4,8 @@
 //! `filter_name` picks the filter and `filter_config` (a string) carries its JSON config.
 //! The adapter only translates: [`abi`] is the C ABI, [`host`] maps `ai_gateway_core::Host` onto
 //! it, `exports` holds the hooks Envoy calls (exported by `#[no_mangle]`, so the module itself
-//! stays private), [`stream`] the per-stream panic policy, [`guard`] the panic barrier and
-//! [`metrics`] the batched path of metric updates to Envoy.
+//! stays private), [`stream`] the per-stream panic policy, [`guard`] the panic barrier,
+//! [`metrics`] the batched path of metric updates to Envoy and [`timer`] the stream timers.
 
 pub mod abi;
 pub mod config;
@@ -22,3 +22,4 @@ pub mod stream;
 #[cfg(test)]
 mod test_envoy_stubs;
 mod ticker;
+pub mod timer;

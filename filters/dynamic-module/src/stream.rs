@@ -7,6 +7,7 @@ use ai_gateway_core::{Action, Host, HttpFilter, LogLevel};
 
 use crate::config::FilterConfig;
 use crate::guard;
+use crate::timer::StreamTimer;
 
 /// Response-code details of the local reply sent after a panic (`%RESPONSE_CODE_DETAILS%`).
 pub const PANIC_DETAILS: &str = "ai_gateway_filter_panic";
@@ -32,10 +33,11 @@ pub enum Phase {
     Done,
 }
 
-/// One HTTP stream: the config it came from plus the filter instance.
+/// One HTTP stream: the config it came from plus the filter instance and its timer.
 pub struct Stream {
     config: Arc<FilterConfig>,
     runner: Runner,
+    timer: StreamTimer,
 }
 
 impl Stream {
@@ -47,13 +49,14 @@ impl Stream {
                 filter,
                 failed: false,
             },
+            timer: StreamTimer::default(),
         }
     }
 
-    /// The config (read-only, for the host's metric table) and the runner (mutable), borrowed
-    /// together.
-    pub fn split(&mut self) -> (&FilterConfig, &mut Runner) {
-        (&self.config, &mut self.runner)
+    /// The config (read-only, for the host's metric table), the runner and the stream's timer
+    /// (mutable), borrowed together.
+    pub fn split(&mut self) -> (&FilterConfig, &mut Runner, &mut StreamTimer) {
+        (&self.config, &mut self.runner, &mut self.timer)
     }
 }
 
@@ -165,7 +168,7 @@ mod tests {
         phase: Phase,
         callback: impl FnOnce(&mut dyn HttpFilter, &mut dyn Host) -> Action,
     ) -> Outcome {
-        let (config, runner) = stream.split();
+        let (config, runner, _) = stream.split();
         runner.run(host, &config.filter_name, hook, phase, callback)
     }
 

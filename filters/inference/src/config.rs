@@ -77,6 +77,8 @@ struct RawConfig {
     body_routing: Option<RawBodyRouting>,
     #[serde(default)]
     expose_served_endpoint: bool,
+    #[serde(default)]
+    epp_timeout_ms: Option<u64>,
     // route
     #[serde(default)]
     pools: Vec<RawPool>,
@@ -106,7 +108,14 @@ pub struct GuardSettings {
     pub body_routing_max_bytes: Option<usize>,
     /// Keep `x-gateway-destination-endpoint-served` on the client's response.
     pub expose_served_endpoint: bool,
+    /// The longest a request may wait between this stage and the route stage (the EPP
+    /// exchange) before it is answered 503: ext_proc has no message timeout in
+    /// `FULL_DUPLEX_STREAMED` mode, so a hung EPP would hold the request forever. None: off.
+    pub epp_timeout_ms: Option<u64>,
 }
+
+/// Largest `eppTimeoutMs`: one hour (a deadline, not a way to park requests).
+pub const MAX_EPP_TIMEOUT_MS: u64 = 3_600_000;
 
 /// One pool of the route stage.
 #[derive(Debug)]
@@ -170,9 +179,18 @@ fn guard(raw: RawConfig) -> Result<Settings, ConfigError> {
         Some(b) => Some(b.max_body_bytes),
         None => None,
     };
+    if let Some(ms) = raw.epp_timeout_ms {
+        if ms == 0 || ms > MAX_EPP_TIMEOUT_MS {
+            return Err(ConfigError::invalid(
+                "eppTimeoutMs",
+                format!("1 to {MAX_EPP_TIMEOUT_MS} milliseconds"),
+            ));
+        }
+    }
     Ok(Settings::Guard(GuardSettings {
         body_routing_max_bytes,
         expose_served_endpoint: raw.expose_served_endpoint,
+        epp_timeout_ms: raw.epp_timeout_ms,
     }))
 }
 
@@ -181,6 +199,12 @@ fn route(raw: RawConfig) -> Result<Settings, ConfigError> {
         return Err(ConfigError::invalid(
             "bodyRouting",
             "only for stage \"guard\" (the route must be chosen before ext_proc runs)",
+        ));
+    }
+    if raw.epp_timeout_ms.is_some() {
+        return Err(ConfigError::invalid(
+            "eppTimeoutMs",
+            "only for stage \"guard\" (the deadline starts before ext_proc)",
         ));
     }
     if raw.pools.is_empty() || raw.pools.len() > MAX_POOLS {
@@ -337,6 +361,17 @@ mod tests {
         };
         assert_eq!(g.body_routing_max_bytes, Some(1024 * 1024));
         assert!(!g.expose_served_endpoint);
+        assert_eq!(g.epp_timeout_ms, None);
+    }
+
+    #[test]
+    fn a_guard_config_reads_the_epp_timeout() {
+        let Settings::Guard(g) =
+            Settings::from_json(r#"{"stage":"guard","eppTimeoutMs":2500}"#).unwrap()
+        else {
+            panic!("guard settings expected");
+        };
+        assert_eq!(g.epp_timeout_ms, Some(2500));
     }
 
     #[test]
@@ -349,6 +384,9 @@ mod tests {
             (format!(r#"{{"stage":"guard",{POOL}}}"#), "pools"),
             (route(r#","bodyRouting":{}"#), "bodyRouting"),
             (r#"{"stage":"guard","bodyRouting":{"maxBodyBytes":0}}"#.into(), "bodyRouting.maxBodyBytes"),
+            (r#"{"stage":"guard","eppTimeoutMs":0}"#.into(), "eppTimeoutMs"),
+            (r#"{"stage":"guard","eppTimeoutMs":3600001}"#.into(), "eppTimeoutMs"),
+            (route(r#","eppTimeoutMs":1000"#), "eppTimeoutMs"),
             (r#"{"stage":"route","pools":[{"name":"p","cidrs":["10.0.0.0/8"],"targetPorts":[1],"failureMode":"Sometimes"}]}"#.into(), "pools[0].failureMode"),
             (route(r#","finalHop":"dns""#), "finalHop"),
             (route(r#","maxBodyBytes":0"#), "maxBodyBytes"),

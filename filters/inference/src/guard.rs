@@ -3,6 +3,12 @@
 //! EPP's answer. With body routing, it also reads the request's `model` and exposes it as
 //! `x-gateway-model-name` for route matching, before ext_proc picks its per-route settings.
 //! On the way back it removes the served-endpoint header the route stage left for the EPP.
+//!
+//! With `eppTimeoutMs` it also bounds the EPP exchange: ext_proc in `FULL_DUPLEX_STREAMED` mode
+//! has no message timeout, so an EPP that takes the stream and never answers would hold the
+//! request forever. The guard arms a stream timer at the request headers; when it fires before
+//! the route stage marked the stream ([`ROUTED_NAMESPACE`]/[`ROUTED_KEY`], written once ext_proc
+//! let the request go) and before any response began, the client gets a 503.
 
 use std::sync::Arc;
 
@@ -10,13 +16,24 @@ use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel, MetadataSin
 
 use crate::config::GuardSettings;
 use crate::headers::{CLIENT_FORBIDDEN, MODEL_NAME, SERVED};
-use crate::metrics::FORGED_HEADERS_TOTAL;
+use crate::metrics::{EPP_TIMEOUTS_TOTAL, FORGED_HEADERS_TOTAL};
 use crate::request_body;
+
+/// Metadata namespace of the route stage's per-stream marker (dynamic metadata in the dynamic
+/// module, filter state `wasm.<namespace>.<key>` in Wasm; both read back by `Host::metadata`).
+pub(crate) const ROUTED_NAMESPACE: &str = "ai_gateway.inference";
+/// The marker's key: set when the route stage saw the request, i.e. ext_proc let it go.
+pub(crate) const ROUTED_KEY: &str = "routed";
+
+/// Response-code details of the 503 for an EPP exchange past `eppTimeoutMs`.
+pub const EPP_TIMEOUT_DETAILS: &str = "inference_epp_timeout";
 
 /// One request's guard.
 pub struct GuardFilter {
     settings: Arc<GuardSettings>,
     reading_body: bool,
+    /// The EPP deadline is armed and has not been settled (fired, or made moot by a response).
+    deadline_pending: bool,
 }
 
 impl GuardFilter {
@@ -25,12 +42,27 @@ impl GuardFilter {
         GuardFilter {
             settings,
             reading_body: false,
+            deadline_pending: false,
+        }
+    }
+
+    fn arm_deadline(&mut self, host: &mut dyn Host) {
+        let Some(ms) = self.settings.epp_timeout_ms else {
+            return;
+        };
+        match host.start_timer(ms) {
+            Ok(()) => self.deadline_pending = true,
+            Err(err) => host.log(
+                LogLevel::Warn,
+                format_args!("inference: eppTimeoutMs not enforced, no stream timer: {err}"),
+            ),
         }
     }
 }
 
 impl HttpFilter for GuardFilter {
     fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
+        self.arm_deadline(host);
         let present = host.header_values(Direction::Request, &CLIENT_FORBIDDEN);
         if present.iter().any(Option::is_some) {
             host.log(
@@ -86,12 +118,41 @@ impl HttpFilter for GuardFilter {
     }
 
     fn on_response_headers(&mut self, host: &mut dyn Host, _end_of_stream: bool) -> Action {
+        // A response began (upstream, the EPP's immediate response or a local reply): the EPP
+        // exchange is over either way.
+        self.deadline_pending = false;
         // Only a flavour without dynamic metadata has the route stage set the header.
         let header_set = host.capabilities().metadata_sink != MetadataSink::DynamicMetadata;
         if header_set && !self.settings.expose_served_endpoint {
             host.remove_header(Direction::Response, SERVED);
         }
         Action::Continue
+    }
+
+    fn on_timer(&mut self, host: &mut dyn Host) {
+        if !std::mem::take(&mut self.deadline_pending) {
+            return;
+        }
+        if host.metadata(ROUTED_NAMESPACE, ROUTED_KEY).is_some() {
+            return;
+        }
+        let ms = self.settings.epp_timeout_ms.unwrap_or_default();
+        host.log(
+            LogLevel::Warn,
+            format_args!("inference: the endpoint picker did not answer within {ms} ms"),
+        );
+        host.counter_add(EPP_TIMEOUTS_TOTAL, &[], 1);
+        host.send_local_reply(
+            503,
+            &[("content-type", "text/plain")],
+            format!("no inference endpoint: the endpoint picker did not answer within {ms} ms\n")
+                .as_bytes(),
+            EPP_TIMEOUT_DETAILS,
+        );
+    }
+
+    fn on_stream_done(&mut self, _host: &mut dyn Host) {
+        self.deadline_pending = false;
     }
 }
 
@@ -105,7 +166,78 @@ mod tests {
         GuardFilter::new(Arc::new(GuardSettings {
             body_routing_max_bytes: body_routing,
             expose_served_endpoint: false,
+            epp_timeout_ms: None,
         }))
+    }
+
+    fn guard_with_deadline(ms: u64) -> GuardFilter {
+        GuardFilter::new(Arc::new(GuardSettings {
+            body_routing_max_bytes: None,
+            expose_served_endpoint: false,
+            epp_timeout_ms: Some(ms),
+        }))
+    }
+
+    #[test]
+    fn without_an_epp_timeout_no_timer_is_armed() {
+        let mut host = FakeHost::default();
+        guard(None).on_request_headers(&mut host, true);
+        assert_eq!(host.timer_ms, None);
+    }
+
+    #[test]
+    fn an_epp_that_never_lets_the_request_go_is_a_503_at_the_deadline() {
+        let mut host = FakeHost::default();
+        let mut filter = guard_with_deadline(750);
+        assert_eq!(
+            filter.on_request_headers(&mut host, false),
+            Action::Continue
+        );
+        assert_eq!(host.timer_ms, Some(750));
+        filter.on_timer(&mut host);
+        let reply = host.local_reply.as_ref().expect("a 503");
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.details, EPP_TIMEOUT_DETAILS);
+        assert_eq!(
+            String::from_utf8_lossy(&reply.body),
+            "no inference endpoint: the endpoint picker did not answer within 750 ms\n"
+        );
+        assert_eq!(host.counter(EPP_TIMEOUTS_TOTAL, &[]), 1);
+        // A late second firing answers nothing more.
+        host.local_reply = None;
+        filter.on_timer(&mut host);
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.counter(EPP_TIMEOUTS_TOTAL, &[]), 1);
+    }
+
+    #[test]
+    fn a_request_the_route_stage_saw_is_left_alone() {
+        let mut host = FakeHost::default();
+        let mut filter = guard_with_deadline(750);
+        filter.on_request_headers(&mut host, true);
+        // What the route stage writes once ext_proc let the request go.
+        host.set_metadata(ROUTED_NAMESPACE, ROUTED_KEY, "1");
+        filter.on_timer(&mut host);
+        assert!(host.local_reply.is_none());
+        assert_eq!(host.counter(EPP_TIMEOUTS_TOTAL, &[]), 0);
+    }
+
+    #[test]
+    fn a_response_or_the_stream_end_settles_the_deadline() {
+        for settle in [
+            |f: &mut GuardFilter, h: &mut FakeHost| {
+                f.on_response_headers(h, false);
+            },
+            |f: &mut GuardFilter, h: &mut FakeHost| f.on_stream_done(h),
+        ] {
+            let mut host = FakeHost::default();
+            let mut filter = guard_with_deadline(750);
+            filter.on_request_headers(&mut host, true);
+            settle(&mut filter, &mut host);
+            filter.on_timer(&mut host);
+            assert!(host.local_reply.is_none());
+            assert_eq!(host.counter(EPP_TIMEOUTS_TOTAL, &[]), 0);
+        }
     }
 
     #[test]

@@ -13,9 +13,12 @@ pub const TOKENS_TOTAL: MetricId = MetricId(2);
 pub const DECISIONS_TOTAL: MetricId = MetricId(3);
 /// `inference_forged_headers_total`: client requests carrying a routing header (stripped).
 pub const FORGED_HEADERS_TOTAL: MetricId = MetricId(4);
+/// `inference_epp_timeouts_total`: requests the guard answered 503 because the EPP exchange
+/// outlasted `eppTimeoutMs` (no pool tag: the guard runs before the pool is known).
+pub const EPP_TIMEOUTS_TOTAL: MetricId = MetricId(5);
 
 /// Every metric of the filter, indexed by the ids above.
-pub static METRICS: [MetricDef; 5] = [
+pub static METRICS: [MetricDef; 6] = [
     MetricDef {
         name: "inference_requests_total",
         kind: MetricKind::Counter,
@@ -38,6 +41,11 @@ pub static METRICS: [MetricDef; 5] = [
     },
     MetricDef {
         name: "inference_forged_headers_total",
+        kind: MetricKind::Counter,
+        tag_keys: &[],
+    },
+    MetricDef {
+        name: "inference_epp_timeouts_total",
         kind: MetricKind::Counter,
         tag_keys: &[],
     },
@@ -99,6 +107,10 @@ mod tests {
         assert_eq!(
             METRICS[FORGED_HEADERS_TOTAL.0].name,
             "inference_forged_headers_total"
+        );
+        assert_eq!(
+            METRICS[EPP_TIMEOUTS_TOTAL.0].name,
+            "inference_epp_timeouts_total"
         );
     }
 

@@ -11,6 +11,7 @@ use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel, 
 
 use crate::config::{FailureMode, FinalHop, PoolSettings, RouteSettings};
 use crate::endpoint::join;
+use crate::guard::{ROUTED_KEY, ROUTED_NAMESPACE};
 use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED};
 use crate::metrics::{self, Reason};
 use crate::picker;
@@ -180,6 +181,8 @@ impl RouteFilter {
 impl HttpFilter for RouteFilter {
     fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Action {
         self.started_nanos = host.monotonic_nanos();
+        // Tells the guard's EPP deadline that ext_proc let the request go.
+        host.set_metadata(ROUTED_NAMESPACE, ROUTED_KEY, "1");
         let [named_pool, header_pick, original_dst] = host
             .header_values(Direction::Request, &[POOL, DESTINATION, ORIGINAL_DST_HOST])
             .try_into()

@@ -112,6 +112,7 @@ extern "C" {
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_get_shared_data(
         key_data: *const u8,
         key_size: usize,
@@ -432,6 +433,14 @@ pub(crate) fn increment_metric(id: u32, offset: i64) -> HostResult<()> {
 pub(crate) fn record_metric(id: u32, value: u64) -> HostResult<()> {
     check("proxy_record_metric", unsafe {
         proxy_record_metric(id, value)
+    })
+}
+
+/// Makes the following host calls act on context `context_id` (a stream, from the root's tick:
+/// its headers, its local reply). Envoy resets it when the current callback returns.
+pub(crate) fn set_effective_context(context_id: u32) -> HostResult<()> {
+    check("proxy_set_effective_context", unsafe {
+        proxy_set_effective_context(context_id)
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 use ai_gateway_core::{
     CalloutId, CalloutRequest, Capabilities, Direction, Host, HostError, LogLevel, MetadataSink,
@@ -14,6 +15,7 @@ use crate::abi::{self, HostResult};
 use crate::callout;
 use crate::logging;
 use crate::metrics::MetricIds;
+use crate::timers::{FilterCell, StreamTimers};
 
 /// Where proxy-wasm lands written metadata: Envoy filter state `wasm.<namespace>.<key>`.
 pub(crate) const CAPABILITIES: Capabilities = Capabilities {
@@ -34,6 +36,23 @@ pub(crate) struct BodyWindow {
 pub(crate) struct WasmHost<'a> {
     pub metrics: &'a RefCell<MetricIds>,
     pub body: &'a mut BodyWindow,
+    pub timer: TimerRef<'a>,
+}
+
+/// What `Host::start_timer` needs: the plugin's timer table and the stream's place in it.
+pub(crate) struct TimerRef<'a> {
+    pub timers: &'a RefCell<StreamTimers>,
+    pub context_id: u32,
+    pub filter: &'a Rc<FilterCell>,
+}
+
+/// Monotonic milliseconds (wall clock where the host has no monotonic clock), the clock of
+/// stream timers.
+pub(crate) fn now_ms() -> u64 {
+    abi::monotonic_nanos()
+        .or_else(|_| abi::wall_clock_nanos())
+        .unwrap_or(0)
+        / 1_000_000
 }
 
 fn header_map(dir: Direction) -> MapType {
@@ -165,10 +184,32 @@ impl Host for WasmHost<'_> {
 
     fn metadata(&self, namespace: &str, key: &str) -> Option<String> {
         let path = ["metadata", "filter_metadata", namespace, key];
-        let bytes = abi::property(&path).ok().flatten()?;
+        // Else what `set_metadata` wrote: filter state `wasm.<namespace>.<key>`, which Envoy
+        // looks up for a first path segment that is no known attribute.
+        let bytes = match abi::property(&path).ok().flatten() {
+            Some(bytes) => bytes,
+            None => abi::property(&[&format!("{namespace}.{key}")])
+                .ok()
+                .flatten()?,
+        };
         // Envoy serializes the value by type: a string as its bytes, a number as an 8-byte
         // little-endian double, a bool as one byte. Only string values are meaningful here.
         String::from_utf8(bytes).ok()
+    }
+
+    fn start_timer(&mut self, delay_ms: u64) -> Result<(), HostError> {
+        let timer = &self.timer;
+        timer
+            .timers
+            .try_borrow_mut()
+            .map_err(|_| HostError::NotAvailable("stream timers while they fire"))?
+            .arm(
+                timer.context_id,
+                now_ms().saturating_add(delay_ms),
+                timer.filter,
+            );
+        self.with_metrics(|m| m.hold_fast_tick(true));
+        Ok(())
     }
 
     fn upstream_address(&self) -> Option<String> {

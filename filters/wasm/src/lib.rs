@@ -6,7 +6,8 @@
 //!
 //! Layout: `abi` holds every host call, `host` maps `ai_gateway_core::Host` onto them,
 //! `root`/`stream` map proxy-wasm's contexts onto the filter callbacks (`background`: the
-//! factory's tick and its callouts on the root context), `callout` starts and reads callouts,
+//! factory's tick and its callouts on the root context; `timers`: stream timers fired from the
+//! root's tick), `callout` starts and reads callouts,
 //! `metrics` +
 //! `stat_names` encode metric tags into stat names for Envoy's tag extraction.
 //!
@@ -38,9 +39,11 @@ mod stat_names;
 #[cfg(target_arch = "wasm32")]
 mod stream;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod timers;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod wire;
 
 #[cfg(target_arch = "wasm32")]
 proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| Box::new(root::Root::default()));
+    proxy_wasm::set_root_context(|context_id| Box::new(root::Root::new(context_id)));
 }}

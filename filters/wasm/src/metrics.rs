@@ -28,6 +28,8 @@ pub(crate) struct MetricIds {
     fast_tick: bool,
     /// The tick period between flushes: the filter factory's background tick, 0 for none.
     idle_tick_ms: u32,
+    /// Stream timers are pending: the fast tick stays on to fire them (see `timers`).
+    held: bool,
 }
 
 impl MetricIds {
@@ -40,6 +42,7 @@ impl MetricIds {
             pending: HashMap::new(),
             fast_tick: false,
             idle_tick_ms: 0,
+            held: false,
         }
     }
 
@@ -48,6 +51,15 @@ impl MetricIds {
     pub(crate) fn keep_ticking(&mut self, period_ms: u32) {
         self.idle_tick_ms = period_ms;
         self.tick_soon();
+    }
+
+    /// Keeps the fast tick on while `held` (stream timers are pending), else lets the next
+    /// flush slow it down.
+    pub(crate) fn hold_fast_tick(&mut self, held: bool) {
+        self.held = held;
+        if held {
+            self.tick_soon();
+        }
     }
 
     /// Arms the fast tick unless it is running; `false` if the host refused.
@@ -98,7 +110,7 @@ impl MetricIds {
                 report(abi::increment_metric(id, sum));
             }
         }
-        if self.fast_tick {
+        if self.fast_tick && !self.held {
             report(abi::set_tick_period(self.idle_tick_ms));
             self.fast_tick = false;
         }

@@ -11,23 +11,77 @@ use proxy_wasm::types::{BufferType, ContextType};
 use crate::abi;
 use crate::background::{RootHost, Schedule};
 use crate::callout;
+use crate::host::{self, BodyWindow, TimerRef, WasmHost};
 use crate::logging;
 use crate::metrics::MetricIds;
 use crate::plugin_config;
 use crate::stream::Stream;
+use crate::timers::StreamTimers;
 
-/// A configured plugin: its filter factory and the ids of the stats its filters record.
+/// A configured plugin: its filter factory, the ids of the stats its filters record and its
+/// streams' pending timers.
 pub(crate) struct Plugin {
     pub factory: Arc<dyn FilterFactory>,
     pub metrics: RefCell<MetricIds>,
+    pub timers: RefCell<StreamTimers>,
 }
 
 /// One per plugin configuration (per worker VM).
-#[derive(Default)]
 pub(crate) struct Root {
+    /// This root's proxy-wasm context id (the effective context again after stream timers).
+    context_id: u32,
     plugin: Option<Rc<Plugin>>,
     /// The factory's background tick, when it asks for one.
     schedule: Option<Schedule>,
+}
+
+impl Root {
+    /// The root context `context_id`, not configured yet.
+    pub(crate) fn new(context_id: u32) -> Self {
+        Root {
+            context_id,
+            plugin: None,
+            schedule: None,
+        }
+    }
+
+    /// Runs `on_timer` of every stream whose timer is due, with that stream as the effective
+    /// context, and keeps the fast tick on while timers remain.
+    fn fire_stream_timers(&self, plugin: &Plugin) {
+        let due = match plugin.timers.try_borrow_mut() {
+            Ok(mut timers) if timers.any() => timers.take_due(host::now_ms()),
+            _ => return,
+        };
+        for (context_id, filter) in &due {
+            // Refused when the stream is gone: nothing to answer.
+            if abi::set_effective_context(*context_id).is_err() {
+                continue;
+            }
+            let Ok(mut guard) = filter.try_borrow_mut() else {
+                continue;
+            };
+            let mut body = BodyWindow::default();
+            let mut host = WasmHost {
+                metrics: &plugin.metrics,
+                body: &mut body,
+                timer: TimerRef {
+                    timers: &plugin.timers,
+                    context_id: *context_id,
+                    filter,
+                },
+            };
+            guard.on_timer(&mut host);
+        }
+        if !due.is_empty() {
+            if let Err(err) = abi::set_effective_context(self.context_id) {
+                log::debug!("back to the root context: {err}");
+            }
+        }
+        let pending = plugin.timers.try_borrow().map_or(true, |t| t.any());
+        if let Ok(mut metrics) = plugin.metrics.try_borrow_mut() {
+            metrics.hold_fast_tick(pending);
+        }
+    }
 }
 
 /// Answers to the callouts the factory's background tick started.
@@ -82,7 +136,12 @@ impl RootContext for Root {
                     Schedule::every(period)
                 });
                 let metrics = RefCell::new(metrics);
-                self.plugin = Some(Rc::new(Plugin { factory, metrics }));
+                let timers = RefCell::default();
+                self.plugin = Some(Rc::new(Plugin {
+                    factory,
+                    metrics,
+                    timers,
+                }));
                 true
             }
             Err(err) => {
@@ -92,12 +151,14 @@ impl RootContext for Root {
         }
     }
 
-    /// Runs while metric sums are pending (see `metrics`): sends them; and at the factory's
-    /// tick period, when it has one: runs its background tick.
+    /// Runs while metric sums or stream timers are pending (see `metrics`, `timers`): fires
+    /// the due timers and sends the sums; and at the factory's tick period, when it has one:
+    /// runs its background tick.
     fn on_tick(&mut self) {
         let Some(plugin) = &self.plugin else {
             return;
         };
+        self.fire_stream_timers(plugin);
         if let Ok(mut metrics) = plugin.metrics.try_borrow_mut() {
             metrics.flush();
         }
@@ -113,8 +174,8 @@ impl RootContext for Root {
         Some(ContextType::HttpContext)
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Never None: the proxy-wasm dispatcher panics on it.
-        Some(Box::new(Stream::new(self.plugin.clone())))
+        Some(Box::new(Stream::new(context_id, self.plugin.clone())))
     }
 }

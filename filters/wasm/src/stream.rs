@@ -1,5 +1,6 @@
 //! One proxy-wasm HTTP context per stream, driving the filter's `HttpFilter` callbacks.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use ai_gateway_core::{Action as FilterAction, CalloutId, Direction, Host, HttpFilter};
@@ -7,13 +8,17 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::callout;
-use crate::host::{BodyWindow, WasmHost};
+use crate::host::{BodyWindow, TimerRef, WasmHost};
 use crate::root::Plugin;
+use crate::timers::FilterCell;
 
 /// A stream's filter plus what the adapter must remember between callbacks.
 pub(crate) struct Stream {
-    /// `None` when the plugin has no valid configuration: the stream passes through.
-    active: Option<(Rc<Plugin>, Box<dyn HttpFilter>)>,
+    /// This stream's proxy-wasm context id (its key among the plugin's stream timers).
+    context_id: u32,
+    /// `None` when the plugin has no valid configuration: the stream passes through. The
+    /// filter is shared with the plugin's stream timers (see `timers`), which hold it weakly.
+    active: Option<(Rc<Plugin>, Rc<FilterCell>)>,
     body: BodyWindow,
     /// Per direction: the buffered size when the last body callback paused. Trailers then end
     /// the stream without a final body callback, so the filter gets one from the trailers.
@@ -37,12 +42,13 @@ fn action(action: Option<FilterAction>) -> Action {
 
 impl Stream {
     /// A stream served by the plugin's filter, or a pass-through one without a plugin.
-    pub(crate) fn new(plugin: Option<Rc<Plugin>>) -> Self {
+    pub(crate) fn new(context_id: u32, plugin: Option<Rc<Plugin>>) -> Self {
         let active = plugin.map(|plugin| {
-            let filter = plugin.factory.new_filter();
+            let filter = Rc::new(RefCell::new(plugin.factory.new_filter()));
             (plugin, filter)
         });
         Stream {
+            context_id,
             active,
             body: BodyWindow::default(),
             paused_body: [None, None],
@@ -57,13 +63,21 @@ impl Stream {
         body: BodyWindow,
         callback: impl FnOnce(&mut dyn HttpFilter, &mut dyn Host) -> R,
     ) -> Option<(R, usize)> {
-        let (plugin, filter) = self.active.as_mut()?;
+        let (plugin, filter) = self.active.as_ref()?;
+        // Busy only when Envoy re-enters the stream from the filter's own timer callback (its
+        // local reply's response headers): that callback passes.
+        let mut guard = filter.try_borrow_mut().ok()?;
         self.body = body;
         let mut host = WasmHost {
             metrics: &plugin.metrics,
             body: &mut self.body,
+            timer: TimerRef {
+                timers: &plugin.timers,
+                context_id: self.context_id,
+                filter,
+            },
         };
-        let result = callback(filter.as_mut(), &mut host);
+        let result = callback(guard.as_mut(), &mut host);
         let size = self.body.size;
         self.body = BodyWindow::default();
         Some((result, size))
@@ -147,6 +161,11 @@ impl HttpContext for Stream {
         if !self.done {
             self.done = true;
             self.run(|filter, host| filter.on_stream_done(host));
+            if let Some((plugin, _)) = &self.active {
+                if let Ok(mut timers) = plugin.timers.try_borrow_mut() {
+                    timers.cancel(self.context_id);
+                }
+            }
         }
     }
 }

@@ -126,13 +126,15 @@ impl InferenceBootstrap {
         }
     }
 
-    /// The guard stage's filter config.
+    /// The guard stage's filter config. Its `eppTimeoutMs` (the bound on the whole EPP exchange,
+    /// which ext_proc lacks in FULL_DUPLEX_STREAMED mode) is twice ext_proc's message timeout: a
+    /// backstop behind it, so a BUFFERED (FailOpen) pool still fails open through ext_proc first.
     pub fn guard_config(&self) -> Value {
+        let mut config = json!({ "stage": "guard", "eppTimeoutMs": self.epp_timeout_ms * 2 });
         if self.body_routing {
-            json!({ "stage": "guard", "bodyRouting": {} })
-        } else {
-            json!({ "stage": "guard" })
+            config["bodyRouting"] = json!({});
         }
+        config
     }
 
     /// The route stage's filter config.
