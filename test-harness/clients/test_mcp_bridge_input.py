@@ -4,7 +4,8 @@ gateway, which bridges the client to the backend's session.
 
 - MCP_URL: the gateway's endpoint; server-everything's tools are prefixed `everything_`.
 - MCP_EXPECT: `bridged`: the backend's sampling and elicitation requests reach the client as
-  `InputRequiredResult`s, its callbacks answer them and the tools complete; a retry carrying a
+  `InputRequiredResult`s, its callbacks answer them and the tools complete; a bridged call's
+  progress notifications arrive in order before its result; a retry carrying a
   forged or foreign `requestState` is refused with -32602. `error`: the flavour cannot hold the
   call: the call fails with a JSON-RPC error naming the backend (never hangs past the gateway's
   timeout).
@@ -80,6 +81,24 @@ def test_sampling_and_elicitation_reach_the_2026_client_and_the_tools_complete()
     assert SAMPLED in sampled and "bridge me" in sampled, sampled
     assert len(asked.elicitation) == 1, asked.elicitation
     assert ELICITED in elicited, elicited
+
+
+@pytest.mark.skipif(EXPECT != "bridged", reason="the flavour bridges")
+def test_progress_of_a_bridged_call_arrives_in_order_before_the_result() -> None:
+    seen: list[tuple[float, float | None]] = []
+
+    async def progress(value: float, total: float | None, _message: str | None) -> None:
+        seen.append((value, total))
+
+    async def run() -> str:
+        async with await connect(Asked()) as client:
+            result = await client.call_tool("everything_trigger-long-running-operation",
+                                            {"duration": 1, "steps": 4}, progress_callback=progress)
+            # Every notification was handled before the result came back.
+            assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)], seen
+            return text_of(result)
+
+    assert "Long running operation completed" in asyncio.run(run())
 
 
 @pytest.mark.skipif(EXPECT != "bridged", reason="the flavour bridges")

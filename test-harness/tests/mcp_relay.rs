@@ -254,7 +254,8 @@ async fn progress_events_stream_through_as_they_come(flavour: Flavour) {
 /// A 2026-07-28 client in front of server-everything (session-based), whose tools ask the
 /// client mid-call. The dynamic module bridges: the backend's request reaches the client as an
 /// `InputRequiredResult`, the client's retry carries the answer back and resumes the call's
-/// stream. Wasm cannot hold the call: it ends at the gateway's timeout with a JSON-RPC error.
+/// stream; a bridged call's progress streams to the client. Wasm cannot hold the call: it
+/// ends at the gateway's timeout with a JSON-RPC error.
 async fn a_2026_client_is_asked_through_a_session_based_backend(flavour: Flavour) {
     let gateway = relay_gateway(flavour, json!({"timeoutMs": 5000})).await;
     let (expect, shown): (&str, &[&str]) = match flavour {
@@ -262,6 +263,7 @@ async fn a_2026_client_is_asked_through_a_session_based_backend(flavour: Flavour
             "bridged",
             &[
                 "test_sampling_and_elicitation_reach_the_2026_client_and_the_tools_complete",
+                "test_progress_of_a_bridged_call_arrives_in_order_before_the_result",
                 "test_a_forged_request_state_is_refused",
             ],
         ),

@@ -9,8 +9,10 @@
 //! retry may reach any worker or replica. A backend whose stream carries no event ids cannot be
 //! resumed: its request is answered with a JSON-RPC error instead of waiting for a timeout.
 
-use ai_gateway_core::jsonrpc::{self, Id, Message, Outcome, Response, INVALID_PARAMS};
-use ai_gateway_core::sse::SseParser;
+use ai_gateway_core::jsonrpc::{
+    self, Id, Message, Outcome, Response, INTERNAL_ERROR, INVALID_PARAMS,
+};
+use ai_gateway_core::sse::{Event, SseParser};
 use ai_gateway_core::{Action, CalloutId, CalloutResult, Host, LogLevel, StreamId};
 use serde_json::{Map, Value};
 
@@ -22,6 +24,8 @@ use crate::input_state::{gateway_state, input_request, input_required, InputStat
 use crate::merge;
 use crate::metrics::{SERVER_REQUEST_RTT_MS, STREAM_EVENTS_TOTAL};
 use crate::session_token::NONCE_LEN;
+
+const PROGRESS: &str = "notifications/progress";
 
 /// Where a bridged call that may ask for input stands.
 pub(super) enum InputCall {
@@ -51,6 +55,8 @@ pub(super) struct CallStream {
     /// The body while it has no SSE event: a backend may answer with plain JSON (bounded).
     json: Option<Vec<u8>>,
     max: usize,
+    /// The answer to the client became an SSE stream (progress is passed as it comes).
+    streaming: bool,
 }
 
 impl McpFilter {
@@ -299,6 +305,9 @@ impl McpFilter {
                 }
                 return true;
             }
+            if message.get("method") == Some(&Value::from(PROGRESS)) {
+                stream_progress(host, call, &event.data);
+            }
         }
         true
     }
@@ -318,7 +327,7 @@ impl McpFilter {
             }
             let backend = self.settings.backends[call.index].name.clone();
             let why = format!("backend {backend} ended the call without an answer");
-            self.internal_error(host, call.client_id, &why);
+            self.fail(host, call, &why);
         }
         true
     }
@@ -328,6 +337,21 @@ impl McpFilter {
     }
 
     fn answer_call(&mut self, host: &mut dyn Host, call: CallStream, data: &[u8]) {
+        if call.streaming {
+            let response = match jsonrpc::parse_message(data) {
+                Ok(Message::Response(mut response)) => {
+                    response.id = call.client_id.clone();
+                    if let Outcome::Result(Value::Object(result)) = &mut response.outcome {
+                        result
+                            .entry("resultType")
+                            .or_insert_with(|| Value::from("complete"));
+                    }
+                    response
+                }
+                _ => return self.fail(host, call, "an unreadable answer"),
+            };
+            return self.deliver(host, &call, response);
+        }
         let reply = match jsonrpc::parse_message(data) {
             Ok(Message::Response(response)) => match response.outcome {
                 Outcome::Result(result) => merge::Reply::Result(result),
@@ -346,8 +370,7 @@ impl McpFilter {
                 "backend {backend} asks the client for input on a stream it cannot resume \
                  (no event ids); offer session-based protocol versions only"
             );
-            self.internal_error(host, call.client_id, &why);
-            return;
+            return self.fail(host, call, &why);
         }
         let key = "input-1".to_string();
         let state = InputState {
@@ -366,26 +389,49 @@ impl McpFilter {
             .ok()
             .and_then(|_| state.seal(&self.settings.sealer, nonce).ok());
         let Some(sealed) = sealed else {
-            self.internal_error(host, call.client_id, "cannot seal the request state");
-            return;
+            return self.fail(host, call, "cannot seal the request state");
         };
         host.counter_add(STREAM_EVENTS_TOTAL, &[&state.backend, "request"], 1);
         let mut requests = Map::new();
         requests.insert(key, request);
         let result = input_required(requests, sealed);
-        let body = Message::Response(Response::result(call.client_id, result)).to_vec();
-        self.phase = Phase::Answered;
-        self.status = Some(200);
         host.log(
             LogLevel::Debug,
             format_args!("mcp: backend {} asks the client for input", state.backend),
         );
-        host.send_local_reply(
-            200,
-            &[("content-type", "application/json")],
-            &body,
-            "mcp_input_required",
+        let response = Response::result(call.client_id.clone(), result);
+        self.deliver(host, &call, response);
+    }
+
+    /// Sends the client's answer: the last event of its stream once progress was streamed,
+    /// else a JSON reply.
+    fn deliver(&mut self, host: &mut dyn Host, call: &CallStream, response: Response) {
+        self.jsonrpc_error = response.error_object().map(|e| e.code);
+        let body = Message::Response(response).to_vec();
+        self.phase = Phase::Answered;
+        self.status = Some(200);
+        if !call.streaming {
+            let json = [("content-type", "application/json")];
+            host.send_local_reply(200, &json, &body, "mcp_bridged");
+            return;
+        }
+        let event = message_event(&String::from_utf8_lossy(&body));
+        if let Err(err) = host.send_response_data(&event, true) {
+            host.log(LogLevel::Debug, format_args!("mcp: bridged stream: {err}"));
+        }
+    }
+
+    fn fail(&mut self, host: &mut dyn Host, call: CallStream, why: &str) {
+        if !call.streaming {
+            self.internal_error(host, call.client_id, why);
+            return;
+        }
+        let response = Response::error(
+            call.client_id.clone(),
+            INTERNAL_ERROR,
+            format!("gateway error: {why}"),
         );
+        self.deliver(host, &call, response);
     }
 
     fn forget_bridged(&mut self, index: usize) {
@@ -408,8 +454,37 @@ impl CallStream {
             first: None,
             json: Some(Vec::new()),
             max,
+            streaming: false,
         }
     }
+}
+
+/// A progress notification of the call, passed to the client as it comes (the token is the
+/// client's: the call's `_meta` went to the backend unchanged). The first one turns the answer
+/// into an SSE stream.
+fn stream_progress(host: &mut dyn Host, call: &mut CallStream, data: &str) {
+    if !call.streaming {
+        let headers = [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ];
+        if host.send_response_headers(200, &headers, false).is_err() {
+            return;
+        }
+        call.streaming = true;
+    }
+    if let Err(err) = host.send_response_data(&message_event(data), false) {
+        host.log(
+            LogLevel::Debug,
+            format_args!("mcp: bridged progress: {err}"),
+        );
+    }
+}
+
+fn message_event(data: &str) -> Vec<u8> {
+    let mut event = Event::data(data);
+    event.event = Some("message".into());
+    event.to_bytes()
 }
 
 /// Whether a parsed id is the JSON value `upstream` (the gateway's ids are strings).

@@ -35,6 +35,14 @@ fn event(id: &str, message: Value) -> Vec<u8> {
     format!("id: {id}\ndata: {message}\n\n").into_bytes()
 }
 
+/// The messages of the streamed answer so far.
+fn streamed(host: &FakeHost) -> Vec<Value> {
+    let mut parser = ai_gateway_core::sse::SseParser::new(1 << 20);
+    (parser.feed(&host.streamed_body).into_iter())
+        .map(|e| serde_json::from_str(&e.unwrap().data).unwrap())
+        .collect()
+}
+
 fn call_params(extra: Value) -> Value {
     let mut params = json!({"name": "a_sample", "arguments": {"prompt": "p"}});
     if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
@@ -64,11 +72,19 @@ fn a_backends_request_is_asked_and_the_retry_resumes_the_call() {
                           "params": {"progressToken": 1, "progress": 1}});
     let sampling = json!({"jsonrpc": "2.0", "id": 0, "method": "sampling/createMessage",
                           "params": {"maxTokens": 5, "messages": []}});
-    filter.on_stream_data(&mut host, StreamId(1), &event("e1", progress), false);
+    filter.on_stream_data(
+        &mut host,
+        StreamId(1),
+        &event("e1", progress.clone()),
+        false,
+    );
+    // Progress turns the answer into a stream, passed as it comes.
     assert!(host.local_reply.is_none());
+    assert_eq!(host.streamed_response.as_ref().map(|(s, _)| *s), Some(200));
+    assert_eq!(streamed(&host), vec![progress]);
     filter.on_stream_data(&mut host, StreamId(1), &event("e2", sampling), false);
-    let (code, reply) = reply_json(&host);
-    assert_eq!(code, 200);
+    assert!(host.streamed_ended);
+    let reply = streamed(&host).pop().unwrap();
     assert_eq!(reply["id"], 3);
     let asked = &reply["result"];
     assert_eq!(asked["resultType"], "input_required");
