@@ -40,6 +40,7 @@ use llm::{
     llm_provider_stalled_past_the_route_timeout,
 };
 use services::{
+    a_model_slower_than_the_epp_deadline_is_not_cut_off,
     an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503,
     jwks_down_at_startup_refuses_then_recovers,
 };
@@ -55,6 +56,7 @@ per_flavour_with_attrs!(
     llm_provider_garbage_becomes_an_error_in_the_clients_format,
     jwks_down_at_startup_refuses_then_recovers,
     an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503,
+    a_model_slower_than_the_epp_deadline_is_not_cut_off,
 );
 
 /// How long a fault may take to reach the client beyond the configured timeout (Envoy and the

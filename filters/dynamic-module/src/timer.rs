@@ -22,6 +22,10 @@ use crate::abi::{self, HttpFilterEnvoyPtr, HttpFilterSchedulerPtr};
 /// The per-stream event id of a fired timer (`on_http_filter_scheduled`).
 pub const TIMER_EVENT: u64 = 0;
 
+/// How late a timer may fire: the thread sleeps at least this long between rounds, so under
+/// load (a deadline per request) it wakes about a hundred times a second, not once per request.
+const RESOLUTION: Duration = Duration::from_millis(10);
+
 /// One stream's timer: its Envoy scheduler, created at the first arming.
 #[derive(Default)]
 pub struct StreamTimer {
@@ -186,7 +190,7 @@ impl Timers {
                         None => heap = self.wake.wait(heap).unwrap_or_else(|e| e.into_inner()),
                         Some(top) if top.at <= now => break,
                         Some(top) => {
-                            let left = top.at - now;
+                            let left = (top.at - now).max(RESOLUTION);
                             heap = self
                                 .wake
                                 .wait_timeout(heap, left)

@@ -120,3 +120,29 @@ pub(super) async fn an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503(fl
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(fixture.served_counts(), vec![0, 1, 0]);
 }
+
+/// The other side of the EPP deadline: once ext_proc let the request go (the route stage marked
+/// it), a model server slower than the deadline is waited for.
+pub(super) async fn a_model_slower_than_the_epp_deadline_is_not_cut_off(flavour: Flavour) {
+    use inference_common::{chat, completion, Fixture};
+    let fixture = Fixture::start(flavour, Pick::Hang, |b| {
+        b.pools[0].failure_mode = "FailClose";
+        b.epp_timeout_ms = 300;
+    })
+    .await;
+    fixture
+        .epp
+        .set_pick(Pick::Both(fixture.addr(1).to_string()));
+    let mut slow = completion();
+    // Past the guard's 600 ms deadline, well inside any client patience.
+    slow["x_delay_ms"] = json!(1500);
+    let reply = chat(&fixture.gateway, &[], slow).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}\n{}",
+        reply.text,
+        fixture.gateway.log()
+    );
+    assert_eq!(fixture.served_counts(), vec![0, 1, 0]);
+}
