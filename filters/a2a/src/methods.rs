@@ -168,23 +168,35 @@ struct PrefixScanner<'a> {
 }
 
 impl PrefixScanner<'_> {
+    /// The last `method` member of the prefix: a JSON parser keeps the last of duplicate
+    /// members, so stopping at the first would let a client show the metrics one method
+    /// (`{"method":"a","method":"b"}`) while the agent runs another.
     fn top_level_method(&mut self) -> Option<String> {
         self.skip_ws();
         self.expect(b'{')?;
+        let mut found = None;
         loop {
             self.skip_ws();
-            let key = self.string()?;
+            // The prefix may end anywhere from here on: what was found so far is the answer.
+            let Some(key) = self.string() else {
+                return found;
+            };
             self.skip_ws();
-            self.expect(b':')?;
+            if self.expect(b':').is_none() {
+                return found;
+            }
             self.skip_ws();
             if key == "method" {
-                return self.string();
+                // A method that is not a complete string is no method (or is cut off).
+                found = Some(self.string()?);
+            } else if self.skip_value().is_none() {
+                return found;
             }
-            self.skip_value()?;
             self.skip_ws();
-            match self.next()? {
-                b',' => continue,
-                _ => return None,
+            match self.next() {
+                Some(b',') => continue,
+                Some(b'}') | None => return found,
+                Some(_) => return None,
             }
         }
     }
