@@ -95,8 +95,13 @@ impl UsageReader {
 /// deserializing the choices around it (this runs on every answer).
 fn decode(json: &[u8]) -> Option<Usage> {
     let start = top_level_value(json, b"usage")?;
+    // An object or null: serde would read an array as a struct of defaults (zero usage).
+    let rest = json[start..].trim_ascii_start();
+    if !rest.starts_with(b"{") && !rest.starts_with(b"null") {
+        return None;
+    }
     // What follows the value (the rest of the object) is not read: no `end()` check.
-    let mut value = serde_json::Deserializer::from_slice(&json[start..]);
+    let mut value = serde_json::Deserializer::from_slice(rest);
     let raw = Option::<RawUsage>::deserialize(&mut value).ok()??;
     Some(Usage {
         prompt_tokens: raw.prompt_tokens,
@@ -104,9 +109,12 @@ fn decode(json: &[u8]) -> Option<Usage> {
     })
 }
 
-/// Offset just past `"key":` among the keys of the top-level object of `json`, if present.
+/// Offset just past the last `"key":` among the keys of the top-level object of `json`, if
+/// present: the last, as JSON parsers keep the last of duplicate members (an answer cannot
+/// hide its usage behind an earlier decoy).
 fn top_level_value(json: &[u8], key: &[u8]) -> Option<usize> {
     let mut depth = 0usize;
+    let mut found = None;
     let mut i = 0;
     while i < json.len() {
         match json[i] {
@@ -121,7 +129,7 @@ fn top_level_value(json: &[u8], key: &[u8]) -> Option<usize> {
                             .take_while(|b| b.is_ascii_whitespace())
                             .count();
                     if json.get(colon) == Some(&b':') {
-                        return Some(colon + 1);
+                        found = Some(colon + 1);
                     }
                 }
             }
@@ -131,7 +139,7 @@ fn top_level_value(json: &[u8], key: &[u8]) -> Option<usize> {
         }
         i += 1;
     }
-    None
+    found
 }
 
 /// Index of the quote closing the string whose first byte is at `start`.
