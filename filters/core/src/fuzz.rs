@@ -382,3 +382,28 @@ pub fn json_captures(captures: Vec<Vec<u8>>) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Equal JSON, floats compared to within 2 ulp: serde_json's default (not `float_roundtrip`)
+/// parsing may read a long mantissa 1 ulp off, so a re-serialized document can move a float's
+/// last digit — a fidelity limit of the codec (reported), not of the code under test.
+pub fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            x == y || (x - y).abs() <= 2.0 * f64::EPSILON * x.abs().max(y.abs())
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
