@@ -153,3 +153,19 @@ fn fuzz_llm_responses() {
         Ok(())
     });
 }
+
+#[test]
+fn huge_provider_usage_figures_saturate() {
+    // Found by fuzz_llm_responses: input + cache + output tokens overflowed u64 (a trap in a
+    // Wasm VM's debug build, a wrapped total in release).
+    let body = serde_json::json!({
+        "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": u64::MAX - 1, "output_tokens": 7, "cache_read_input_tokens": 5}
+    });
+    let message: MessageResponse = parse_body(body.to_string().as_bytes()).unwrap();
+    let out = message_to_completion(message, &Default::default(), 1_700_000_000).unwrap();
+    let usage = serde_json::to_value(&out).unwrap()["usage"].clone();
+    assert_eq!(usage["prompt_tokens"], u64::MAX);
+    assert_eq!(usage["total_tokens"], u64::MAX);
+}

@@ -29,11 +29,15 @@ pub fn stop_reason(finish_reason: &str) -> &'static str {
 /// thinking figure (thinking is part of `output_tokens`).
 pub fn openai_usage(usage: &AnUsage) -> OaUsage {
     let cache_read = usage.cache_read_input_tokens.unwrap_or(0);
-    let prompt = usage.input_tokens + cache_read + usage.cache_creation_input_tokens.unwrap_or(0);
+    // Saturating: the figures are the provider's, and an overflow would trap a Wasm VM.
+    let prompt = usage
+        .input_tokens
+        .saturating_add(cache_read)
+        .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0));
     OaUsage {
         prompt_tokens: prompt,
         completion_tokens: usage.output_tokens,
-        total_tokens: prompt + usage.output_tokens,
+        total_tokens: prompt.saturating_add(usage.output_tokens),
         prompt_tokens_details: usage
             .cache_read_input_tokens
             .map(|cached| PromptTokensDetails {
