@@ -177,6 +177,29 @@ impl From<(u16, String, Result<String, String>, Duration)> for Answer {
     }
 }
 
+/// Sends `request` with `body`: status, content type, the whole answer (or why it could not be
+/// read) and how long the answer took.
+async fn send(
+    request: reqwest::RequestBuilder,
+    body: &Value,
+) -> (u16, String, Result<String, String>, Duration) {
+    let started = Instant::now();
+    let response = request
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = response.text().await.map_err(|e| format!("{e:?}"));
+    (status, content_type, text, started.elapsed())
+}
+
 // MCP: a faulty backend `faulty` (tool `flaky`) next to the Python SDK's session backend.
 
 /// What the faulty MCP backend does with `tools/list` and `tools/call`.
@@ -288,7 +311,6 @@ impl McpFaults {
         headers: &[(&str, &str)],
         body: Value,
     ) -> (u16, String, Result<String, String>, Duration) {
-        let started = Instant::now();
         let mut request = support::http()
             .post(format!("{}{MCP_ENDPOINT_PATH}", self.envoy.gateway_url()))
             .header("content-type", "application/json")
@@ -296,20 +318,7 @@ impl McpFaults {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("the gateway answers");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response.text().await.map_err(|e| format!("{e:?}"));
-        (status, content_type, text, started.elapsed())
+        send(request, &body).await
     }
 
     async fn initialize(&self) -> String {

@@ -2,14 +2,14 @@
 //! wire, Anthropic client → OpenAI wire), next to a healthy OpenAI fake.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ai_gateway_test_harness::{
     Bootstrap, Envoy, Fault, FaultyUpstream, Flavour, LlmFake, LlmProviderRoute, RecordedRequest,
 };
 use serde_json::{json, Value};
 
-use super::{counted, start_envoy, support, Answer, Misbehaviour, SLACK, TIMEOUT_MS};
+use super::{counted, send, start_envoy, support, Answer, Misbehaviour, SLACK, TIMEOUT_MS};
 
 const ANTHROPIC_KEY: &str = "sk-ant-faults";
 const OPENAI_KEY: &str = "sk-openai-faults";
@@ -121,7 +121,6 @@ impl LlmFaults {
 
     /// A chat (OpenAI client) or messages (Anthropic client) request for `model`.
     async fn ask(&self, path: &str, model: &str, stream: bool, extra: &[(&str, &str)]) -> Answer {
-        let started = Instant::now();
         let body = json!({"model": model, "stream": stream, "max_tokens": 50,
                           "messages": [{"role": "user", "content": "hi"}]});
         let mut request = support::http()
@@ -132,20 +131,7 @@ impl LlmFaults {
         for (name, value) in extra {
             request = request.header(*name, *value);
         }
-        let response = request
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("the gateway answers");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = response.text().await.map_err(|e| format!("{e:?}"));
-        Answer::from((status, content_type, body, started.elapsed()))
+        Answer::from(send(request, &body).await)
     }
 
     fn set(&self, misbehaviour: Misbehaviour) {
