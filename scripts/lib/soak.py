@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from bench_llm import MESSAGE as LLM_BENCH_MESSAGE, MODEL as LLM_BENCH_MODEL, STREAM_EVENTS
 from envoy_process import EnvoyProcess, repo_root, start_mcp_backend, stop_child
 
 # Growth allowed after the warm-up, per sampled figure (MiB).
@@ -50,33 +51,10 @@ OUTCOMES = ("ok", "error", "lost")
 ANTHROPIC_KEY = "sk-ant-soak-gateway-owned"
 # OpenAI clients ask for this model; the llm filter sends it to the Anthropic fake.
 CLIENT_MODEL = "gpt-4o"
-PROVIDER_MODEL = "claude-sonnet-4-5"
+# Anthropic's documented Messages response and stream, as the LLM benchmark's fake serves them.
+PROVIDER_MODEL = LLM_BENCH_MODEL
 STREAM_TEXT = "Hello!"
-# Anthropic's documented Messages response and stream ("Messages", "Streaming Messages").
-MESSAGE = {
-    "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF", "type": "message", "role": "assistant",
-    "model": PROVIDER_MODEL, "content": [{"type": "text", "text": "Hi! My name is Claude."}],
-    "stop_reason": "end_turn", "stop_sequence": None,
-    "usage": {"input_tokens": 2095, "output_tokens": 503},
-}
-STREAM_EVENTS = [
-    ("message_start", {"type": "message_start", "message": {
-        "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY", "type": "message", "role": "assistant",
-        "content": [], "model": PROVIDER_MODEL, "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": 25, "output_tokens": 1}}}),
-    ("content_block_start", {"type": "content_block_start", "index": 0,
-                             "content_block": {"type": "text", "text": ""}}),
-    ("ping", {"type": "ping"}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "Hello"}}),
-    ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                             "delta": {"type": "text_delta", "text": "!"}}),
-    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-    ("message_delta", {"type": "message_delta",
-                       "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                       "usage": {"output_tokens": 15}}),
-    ("message_stop", {"type": "message_stop"}),
-]
+MESSAGE = json.loads(LLM_BENCH_MESSAGE)
 
 
 class FakeAnthropic:
