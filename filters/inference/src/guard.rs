@@ -12,10 +12,10 @@
 
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel, MetadataSink};
+use ai_gateway_core::{Action, Direction, Host, HttpFilter, LogLevel};
 
 use crate::config::GuardSettings;
-use crate::headers::{CLIENT_FORBIDDEN, MODEL_NAME, SERVED};
+use crate::headers::{served_header_used, CLIENT_FORBIDDEN, MODEL_NAME, SERVED};
 use crate::metrics::{EPP_TIMEOUTS_TOTAL, FORGED_HEADERS_TOTAL};
 use crate::request_body;
 
@@ -121,9 +121,7 @@ impl HttpFilter for GuardFilter {
         // A response began (upstream, the EPP's immediate response or a local reply): the EPP
         // exchange is over either way.
         self.deadline_pending = false;
-        // Only a flavour without dynamic metadata has the route stage set the header.
-        let header_set = host.capabilities().metadata_sink != MetadataSink::DynamicMetadata;
-        if header_set && !self.settings.expose_served_endpoint {
+        if served_header_used(host) && !self.settings.expose_served_endpoint {
             host.remove_header(Direction::Response, SERVED);
         }
         Action::Continue
@@ -161,6 +159,7 @@ mod tests {
     use super::*;
     use crate::headers::{DESTINATION, ORIGINAL_DST_HOST, POOL};
     use ai_gateway_core::fake_host::FakeHost;
+    use ai_gateway_core::MetadataSink;
 
     fn guard(body_routing: Option<usize>) -> GuardFilter {
         GuardFilter::new(Arc::new(GuardSettings {

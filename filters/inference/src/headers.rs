@@ -1,5 +1,7 @@
 //! Header and metadata names of the Inference Extension's endpoint-picker protocol.
 
+use ai_gateway_core::{Host, MetadataSink};
+
 /// The EPP's pick: request header and `envoy.lb` metadata key (same value).
 pub const DESTINATION: &str = "x-gateway-destination-endpoint";
 /// The endpoint that served the request: `envoy.lb` metadata key (and, here, a response header
@@ -18,3 +20,10 @@ pub const POOL: &str = "x-ai-gateway-inference-pool";
 
 /// Request headers that choose a pool or a pod: never accepted from a client.
 pub const CLIENT_FORBIDDEN: [&str; 4] = [DESTINATION, ORIGINAL_DST_HOST, SERVED, POOL];
+
+/// Whether the route stage reports the served endpoint in the [`SERVED`] response header too:
+/// only where the flavour cannot write `envoy.lb` metadata itself (Wasm), so that Envoy's
+/// header_to_metadata writes it; the guard stage then removes the header before the client.
+pub fn served_header_used(host: &dyn Host) -> bool {
+    host.capabilities().metadata_sink != MetadataSink::DynamicMetadata
+}

@@ -7,12 +7,14 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel, MetadataSink};
+use ai_gateway_core::{Action, Direction, Host, HostError, HttpFilter, LogLevel};
 
 use crate::config::{FailureMode, FinalHop, PoolSettings, RouteSettings};
 use crate::endpoint::join;
 use crate::guard::{ROUTED_KEY, ROUTED_NAMESPACE};
-use crate::headers::{DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED};
+use crate::headers::{
+    served_header_used, DESTINATION, LB_NAMESPACE, ORIGINAL_DST_HOST, POOL, SERVED,
+};
 use crate::metrics::{self, Reason};
 use crate::picker;
 use crate::request_body;
@@ -288,9 +290,7 @@ impl HttpFilter for RouteFilter {
             .unwrap_or_default();
         self.status = status.and_then(|s| s.parse().ok());
         host.set_metadata(LB_NAMESPACE, SERVED, &served);
-        if host.capabilities().metadata_sink != MetadataSink::DynamicMetadata {
-            // Envoy's header_to_metadata turns this into the `envoy.lb` entry the EPP reads,
-            // which this flavour cannot write itself (the guard stage removes it again).
+        if served_header_used(host) {
             host.set_header(Direction::Response, SERVED, &served);
         }
         self.usage = Some(UsageReader::new(
