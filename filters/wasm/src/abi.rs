@@ -272,12 +272,21 @@ pub(crate) fn set_buffer(
 
 /// Every entry of a header map, in order.
 pub(crate) fn header_pairs(map: MapType) -> HostResult<Vec<(String, String)>> {
+    header_map_bytes(map).map(|bytes| wire::decode_pairs(&bytes))
+}
+
+/// The first value of each of `names` in a header map, in one host call.
+pub(crate) fn header_values(map: MapType, names: &[&str]) -> HostResult<Vec<Option<String>>> {
+    header_map_bytes(map).map(|bytes| wire::find_values(&bytes, names))
+}
+
+/// A whole header map, encoded as `wire` decodes it.
+fn header_map_bytes(map: MapType) -> HostResult<Vec<u8>> {
     let mut data = null_mut();
     let mut size = 0usize;
     let status = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
     check("proxy_get_header_map_pairs", status)?;
-    let bytes = unsafe { take_host_bytes(data, size) };
-    Ok(wire::decode_pairs(&bytes))
+    Ok(unsafe { take_host_bytes(data, size) })
 }
 
 /// The first value of a header; `None` when absent.

@@ -107,17 +107,9 @@ impl Host for WasmHost<'_> {
 
     fn header_values(&self, dir: Direction, names: &[&str]) -> Vec<Option<String>> {
         // One host call for the whole map instead of one per name (each call crosses the
-        // V8 boundary twice: the call and the allocation of its answer in the VM).
-        let pairs = abi::header_pairs(header_map(dir)).unwrap_or_default();
-        names
-            .iter()
-            .map(|name| {
-                pairs
-                    .iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                    .map(|(_, value)| value.clone())
-            })
-            .collect()
+        // V8 boundary twice: the call and the allocation of its answer in the VM); only the
+        // asked-for values are copied out of it.
+        abi::header_values(header_map(dir), names).unwrap_or_else(|_| vec![None; names.len()])
     }
 
     fn headers(&self, dir: Direction) -> Vec<(String, String)> {

@@ -23,31 +23,42 @@ pub(crate) fn encode_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
 /// Decodes header pairs; bytes that are not UTF-8 (legal in HTTP header values) are replaced
 /// with U+FFFD. A truncated or inconsistent buffer yields the pairs decoded before the fault.
 pub(crate) fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    let Some(count) = read_u32(bytes, 0) else {
-        return Vec::new();
-    };
-    let count = count as usize;
-    let mut pairs = Vec::with_capacity(count.min(256));
-    let mut data = 4usize.saturating_add(count.saturating_mul(8));
-    for n in 0..count {
-        let lens = 4 + n * 8;
-        let (Some(key_len), Some(value_len)) = (read_u32(bytes, lens), read_u32(bytes, lens + 4))
-        else {
-            break;
-        };
-        let Some((key, after_key)) = take(bytes, data, key_len as usize) else {
-            break;
-        };
-        let Some((value, after_value)) = take(bytes, after_key, value_len as usize) else {
-            break;
-        };
-        data = after_value;
-        pairs.push((
-            String::from_utf8_lossy(key).into_owned(),
-            String::from_utf8_lossy(value).into_owned(),
-        ));
+    raw_pairs(bytes)
+        .map(|(key, value)| (text(key), text(value)))
+        .collect()
+}
+
+/// The value of the first pair named like each of `names` (ASCII case-insensitively), decoded
+/// as [`decode_pairs`] does; only those values are copied out of the buffer.
+pub(crate) fn find_values(bytes: &[u8], names: &[&str]) -> Vec<Option<String>> {
+    let mut values = vec![None; names.len()];
+    for (key, value) in raw_pairs(bytes) {
+        for (slot, name) in values.iter_mut().zip(names) {
+            if slot.is_none() && key.eq_ignore_ascii_case(name.as_bytes()) {
+                *slot = Some(text(value));
+            }
+        }
     }
-    pairs
+    values
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The pairs of an encoded map as they lie in the buffer, up to the first fault.
+fn raw_pairs(bytes: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let count = read_u32(bytes, 0).unwrap_or(0) as usize;
+    let mut data = 4usize.saturating_add(count.saturating_mul(8));
+    (0..count).map_while(move |n| {
+        let lens = 4 + n * 8;
+        let key_len = read_u32(bytes, lens)? as usize;
+        let value_len = read_u32(bytes, lens + 4)? as usize;
+        let (key, after_key) = take(bytes, data, key_len)?;
+        let (value, after_value) = take(bytes, after_key, value_len)?;
+        data = after_value;
+        Some((key, value))
+    })
 }
 
 /// Encodes a property path: its segments joined by NUL bytes.
@@ -112,6 +123,23 @@ mod tests {
             decode_pairs(&raw),
             vec![("x".to_string(), "\u{fffd}b".to_string())]
         );
+    }
+
+    #[test]
+    fn finds_the_first_value_of_each_name_whatever_its_case() {
+        let raw = encode_pairs(&[
+            (":path", "/a"),
+            ("Authorization", "Bearer t"),
+            ("x-dup", "1"),
+            ("x-dup", "2"),
+        ]);
+        let names = [":method", "authorization", ":path", "x-dup"];
+        let expected = [None, Some("Bearer t"), Some("/a"), Some("1")];
+        assert_eq!(
+            find_values(&raw, &names),
+            expected.map(|v| v.map(str::to_string))
+        );
+        assert_eq!(find_values(&raw[..7], &[":path"]), vec![None]);
     }
 
     #[test]
