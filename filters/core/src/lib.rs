@@ -10,6 +10,7 @@ pub mod jsonrpc;
 pub mod metrics;
 pub mod shared;
 pub mod sse;
+pub mod text;
 
 #[cfg(any(test, feature = "fake-host"))]
 pub mod fake_host;

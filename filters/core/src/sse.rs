@@ -263,7 +263,7 @@ impl SseParser {
             }
             None => (line, &line[line.len()..]),
         };
-        let value = String::from_utf8_lossy(value);
+        let value = crate::text::lossy(value);
         match name {
             b"data" => {
                 if self.has_data {

@@ -9,6 +9,7 @@ use ai_gateway_core::{
     Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind, SharedValue,
     StreamId,
 };
+use ai_gateway_core::text::lossy;
 
 use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
 use crate::envoy_log;
@@ -216,15 +217,6 @@ fn init_result(code: abi::CalloutInitResult, cluster: &str) -> Result<(), HostEr
     }
 }
 
-/// Envoy's bytes as text; invalid UTF-8 (rare in headers) is replaced, valid text copied
-/// straight (the lossy path walks the bytes chunk by chunk even when they are valid).
-fn lossy(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
 /// Process start for [`Host::monotonic_nanos`].
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -252,7 +244,7 @@ impl Host for EnvoyHost<'_> {
                 0,
                 std::ptr::null_mut(),
             );
-            value.as_bytes().map(lossy)
+            value.as_bytes().map(|v| lossy(v).into_owned())
         }
     }
 
@@ -269,7 +261,7 @@ impl Host for EnvoyHost<'_> {
                 entries.iter().find_map(|entry| {
                     // SAFETY: Envoy keeps the map's buffers valid for the current hook.
                     let (key, value) = unsafe { entry.as_pair() };
-                    (key == name.as_bytes()).then(|| lossy(value))
+                    (key == name.as_bytes()).then(|| lossy(value).into_owned())
                 })
             })
             .collect()
@@ -281,7 +273,7 @@ impl Host for EnvoyHost<'_> {
             .map(|entry| {
                 // SAFETY: Envoy keeps the map's buffers valid for the current hook.
                 let (key, value) = unsafe { entry.as_pair() };
-                (lossy(key), lossy(value))
+                (lossy(key).into_owned(), lossy(value).into_owned())
             })
             .collect()
     }
@@ -480,7 +472,7 @@ impl Host for EnvoyHost<'_> {
                 &mut value,
             );
             if found {
-                value.as_bytes().map(lossy)
+                value.as_bytes().map(|v| lossy(v).into_owned())
             } else {
                 None
             }
@@ -497,7 +489,7 @@ impl Host for EnvoyHost<'_> {
                 &mut value,
             );
             if found {
-                value.as_bytes().map(lossy)
+                value.as_bytes().map(|v| lossy(v).into_owned())
             } else {
                 None
             }
@@ -615,7 +607,7 @@ pub unsafe fn callout_result(
             .iter()
             .map(|entry| {
                 let (key, value) = entry.as_pair();
-                (lossy(key), lossy(value))
+                (lossy(key).into_owned(), lossy(value).into_owned())
             })
             .collect()
     };

@@ -299,7 +299,7 @@ pub(crate) fn header_value(map: MapType, name: &str) -> HostResult<Option<String
     match status {
         OK => {
             let bytes = unsafe { take_host_bytes(data, size) };
-            Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+            Ok(Some(ai_gateway_core::text::lossy_owned(bytes)))
         }
         NOT_FOUND => Ok(None),
         status => Err(HostCallError {

@@ -43,7 +43,7 @@ pub(crate) fn find_values(bytes: &[u8], names: &[&str]) -> Vec<Option<String>> {
 }
 
 fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    ai_gateway_core::text::lossy(bytes).into_owned()
 }
 
 /// The pairs of an encoded map as they lie in the buffer, up to the first fault.
