@@ -404,8 +404,10 @@ impl HttpFilter for AuthzFilter {
             .try_into()
             .unwrap_or_default();
         self.method = method.unwrap_or_default();
-        let path = path.unwrap_or_default();
-        self.path = path.split('?').next().unwrap_or_default().to_string();
+        self.path = path.unwrap_or_default();
+        if let Some(query) = self.path.find('?') {
+            self.path.truncate(query);
+        }
         // The client never chooses the identity headers.
         for forward in &settings.claim_headers {
             host.remove_header(Direction::Request, &forward.header);

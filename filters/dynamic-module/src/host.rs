@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use ai_gateway_core::text::lossy;
 use ai_gateway_core::{
     CalloutFailure, CalloutId, CalloutRequest, CalloutResponse, CalloutResult, Capabilities,
     Direction, Host, HostError, LogLevel, MetadataSink, MetricId, MetricKind, SharedValue,
     StreamId,
 };
-use ai_gateway_core::text::lossy;
 
 use crate::abi::{self, HttpBodyType, HttpHeaderType, ModuleBuffer};
 use crate::envoy_log;

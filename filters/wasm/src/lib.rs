@@ -42,6 +42,8 @@ mod stream;
 mod timers;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod wire;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod word_hash;
 
 #[cfg(target_arch = "wasm32")]
 proxy_wasm::main! {{

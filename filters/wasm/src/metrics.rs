@@ -5,13 +5,12 @@
 //! ([`FLUSH_PERIOD_MS`] after the first pending update), because every host call crosses the
 //! V8 boundary (thousands of instructions); histogram samples cannot be summed and go at once.
 
-use std::collections::HashMap;
-
 use ai_gateway_core::{MetricDef, MetricId, MetricKind};
 use proxy_wasm::types::MetricType;
 
 use crate::abi;
 use crate::stat_names;
+use crate::word_hash::WordMap;
 
 /// How long counter and gauge sums wait for more updates before they are sent.
 pub(crate) const FLUSH_PERIOD_MS: u32 = 20;
@@ -19,11 +18,11 @@ pub(crate) const FLUSH_PERIOD_MS: u32 = 20;
 /// The stat ids of one plugin's metrics; lives in its root context (a VM is single-threaded).
 pub(crate) struct MetricIds {
     defs: &'static [MetricDef],
-    ids: HashMap<String, u32>,
+    ids: WordMap<String, u32>,
     /// Reused to build stat names, so a cache hit allocates nothing.
     scratch: String,
     /// Counter and gauge sums not yet sent, by stat id.
-    pending: HashMap<u32, i64>,
+    pending: WordMap<u32, i64>,
     /// Whether the root context ticks every [`FLUSH_PERIOD_MS`] (only while sums are pending).
     fast_tick: bool,
     /// The tick period between flushes: the filter factory's background tick, 0 for none.
@@ -37,9 +36,9 @@ impl MetricIds {
     pub(crate) fn new(defs: &'static [MetricDef]) -> Self {
         MetricIds {
             defs,
-            ids: HashMap::new(),
+            ids: WordMap::default(),
             scratch: String::new(),
-            pending: HashMap::new(),
+            pending: WordMap::default(),
             fast_tick: false,
             idle_tick_ms: 0,
             held: false,
