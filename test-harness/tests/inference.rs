@@ -32,13 +32,7 @@ async fn the_epp_pick_is_followed_and_the_served_endpoint_reported(flavour: Flav
     fixture.epp.set_pick(Pick::Both(target.to_string()));
     for _ in 0..3 {
         let reply = chat(&fixture.gateway, &[], completion()).await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{}\n{}",
-            reply.text,
-            fixture.gateway.log()
-        );
+        reply.assert_status(200, &fixture.gateway);
         assert_eq!(reply.served_by, Some(target.to_string()));
         assert_eq!(
             reply.served_header, None,
@@ -89,13 +83,7 @@ async fn a_metadata_only_pick_is_followed(flavour: Flavour) {
     let target = fixture.addr(0);
     fixture.epp.set_pick(Pick::MetadataOnly(target.to_string()));
     let reply = chat(&fixture.gateway, &[], completion()).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}\n{}",
-        reply.text,
-        fixture.gateway.log()
-    );
+    reply.assert_status(200, &fixture.gateway);
     assert_eq!(reply.served_by, Some(target.to_string()));
 }
 
@@ -141,7 +129,7 @@ async fn the_fallback_list_is_used_when_the_first_pick_is_down(flavour: Flavour)
         .await
         .unwrap();
     let reply = chat(&gateway, &[], completion()).await;
-    assert_eq!(reply.status, 200, "{}\n{}", reply.text, gateway.log());
+    reply.assert_status(200, &gateway);
     assert_eq!(reply.served_by, Some(live.addr().to_string()));
     let exchanges = epp.exchanges();
     // The served report names the fallback that answered, not the first pick.
@@ -168,7 +156,7 @@ async fn two_pools_split_by_route_weights_each_follow_their_own_epp(flavour: Fla
         .unwrap();
     for _ in 0..24 {
         let reply = chat(&gateway, &[], completion()).await;
-        assert_eq!(reply.status, 200, "{}\n{}", reply.text, gateway.log());
+        reply.assert_status(200, &gateway);
     }
     let (seen_a, seen_b) = (epp_a.exchanges().len(), epp_b.exchanges().len());
     assert!(

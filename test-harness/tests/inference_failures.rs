@@ -38,13 +38,7 @@ async fn epp_unavailable_with_fail_open_is_served_by_the_filters_picker(flavour:
     .await;
     for _ in 0..6 {
         let reply = chat(&fixture.gateway, &[], completion()).await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{}\n{}",
-            reply.text,
-            fixture.gateway.log()
-        );
+        reply.assert_status(200, &fixture.gateway);
     }
     let counts = fixture.served_counts();
     assert_eq!(counts.iter().sum::<usize>(), 6);
@@ -75,13 +69,7 @@ async fn a_fail_open_pool_still_follows_a_live_epp(flavour: Flavour) {
     fixture.epp.set_pick(Pick::Both(target.to_string()));
     for _ in 0..3 {
         let reply = chat(&fixture.gateway, &[], completion()).await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{}\n{}",
-            reply.text,
-            fixture.gateway.log()
-        );
+        reply.assert_status(200, &fixture.gateway);
         assert_eq!(reply.served_by, Some(target.to_string()));
     }
     let decisions = [("pool", "pool-a"), ("reason", "epp")];
@@ -188,13 +176,7 @@ async fn refused_outside_the_pool(flavour: Flavour, final_hop: FinalHop) {
         .epp
         .set_pick(Pick::Both(format!("{},{member}", outsider.addr())));
     let reply = chat(&fixture.gateway, &[], completion()).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}\n{}",
-        reply.text,
-        fixture.gateway.log()
-    );
+    reply.assert_status(200, &fixture.gateway);
     assert_eq!(reply.served_by, Some(member.to_string()));
     assert!(outsider.requests().is_empty());
 }
@@ -311,13 +293,7 @@ async fn an_epp_timeout_is_handled_like_an_epp_down(flavour: Flavour) {
     })
     .await;
     let reply = chat(&fixture.gateway, &[], completion()).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}\n{}",
-        reply.text,
-        fixture.gateway.log()
-    );
+    reply.assert_status(200, &fixture.gateway);
     assert!(reply.served_by.is_some());
     assert_eq!(fixture.epp.exchanges().len(), 1, "the EPP was asked");
     let decisions = [("pool", "pool-a"), ("reason", "fail_open")];

@@ -92,13 +92,7 @@ pub(super) async fn an_epp_that_hangs_before_a_fail_close_pool_is_a_clear_503(fl
     let started = Instant::now();
     let reply = chat(&fixture.gateway, &[], completion()).await;
     let took = started.elapsed();
-    assert_eq!(
-        reply.status,
-        503,
-        "{}\n{}",
-        reply.text,
-        fixture.gateway.log()
-    );
+    reply.assert_status(503, &fixture.gateway);
     assert!(
         took >= guard_timeout && took < guard_timeout + SLACK,
         "answered after {took:?}"
@@ -137,12 +131,6 @@ pub(super) async fn a_model_slower_than_the_epp_deadline_is_not_cut_off(flavour:
     // Past the guard's 600 ms deadline, well inside any client patience.
     slow["x_delay_ms"] = json!(1500);
     let reply = chat(&fixture.gateway, &[], slow).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}\n{}",
-        reply.text,
-        fixture.gateway.log()
-    );
+    reply.assert_status(200, &fixture.gateway);
     assert_eq!(fixture.served_counts(), vec![0, 1, 0]);
 }

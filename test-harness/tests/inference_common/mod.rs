@@ -103,6 +103,14 @@ pub struct Reply {
     pub text: String,
 }
 
+impl Reply {
+    /// Asserts the status; a mismatch shows the body and the gateway's log.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16, gateway: &InferenceGateway) {
+        assert_eq!(self.status, status, "{}\n{}", self.text, gateway.log());
+    }
+}
+
 pub fn completion() -> Value {
     json!({"model": "llama-3", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16})
 }
